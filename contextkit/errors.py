@@ -1,0 +1,40 @@
+"""contextkit's exceptions. Caller mistakes are ValueErrors, so existing handlers catch them."""
+
+from __future__ import annotations
+
+
+class ContextkitError(Exception):
+    """Base class of every error contextkit raises on its own."""
+
+
+class InvalidMessagesError(ContextkitError, ValueError):
+    """The messages given to `Session.prepare` break the chat format.
+
+    `index` is the position of the offending message (None when the problem is the list itself).
+    """
+
+    def __init__(self, problem: str, index: int | None = None):
+        self.problem = problem
+        self.index = index
+        where = f"messages[{index}]: " if index is not None else "messages: "
+        super().__init__(where + problem)
+
+
+class PolicyConfigError(ContextkitError, ValueError):
+    """A policy config names an unknown preset, key or tool rule, or a value of the wrong type."""
+
+    def __init__(self, problem: str, where: str | None = None):
+        self.problem = problem
+        self.where = where
+        super().__init__(f"{where}: {problem}" if where else problem)
+
+
+class UnknownHandleError(ContextkitError, KeyError):
+    """`Session.restore` was given a handle this session never issued."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0]) if self.args else "unknown handle"
+
+
+class PruningFailedError(ContextkitError, RuntimeError):
+    """An internal error while pruning, raised only with `fail_closed=True` (else the request goes unchanged)."""

@@ -1,0 +1,364 @@
+"""The ledger: one `Segment` per message the agent has sent, kept across calls.
+
+A call that appends messages costs only the new messages: the unchanged prefix is recognised by
+one C-level list comparison, and each new segment is tokenized, scanned for terms and matched
+against older tool results once. When the agent rebuilds or edits its list, segments are found
+again by tool-call id and content, so age and decisions carry over.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from . import messages as msgs
+from .signals import CallFacts, call_facts, is_error, terms
+from .tokens import MESSAGE_OVERHEAD, TokenCounter
+
+KEPT, PRUNED, PINNED, RESTORED = "kept", "pruned", "pinned", "restored"
+
+
+@dataclass(eq=False)
+class Segment:
+    """One message of the conversation, what contextkit knows about it and what it did with it."""
+
+    handle: str  # stable id, shown in placeholders and accepted by Session.restore
+    index: int  # position in the latest message list (-1: the agent no longer sends it)
+    role: str
+    kind: str  # system | developer | user | assistant | tool_call | tool_result
+    tokens: int  # as the agent sent it
+    chars: int  # characters of its text content
+    first_seen: int  # step at which it first appeared
+    last_used: int  # step at which it appeared or a later assistant turn last drew on it
+    tool_name: str | None = None
+    tool_call_id: str | None = None
+    reasoning_tokens: int = 0
+    state: str = KEPT
+    reason: str = "new"
+    sent_tokens: int = 0  # as sent (the placeholder's size once pruned)
+    used_count: int = 0  # later assistant turns that drew on its content
+    superseded_by: str | None = None  # handle of the later segment that made it stale
+    superseded_reason: str = ""
+    is_error: bool = False
+    pruned_at: int | None = None
+    args_text: str = field(default="", repr=False)  # the tool call's arguments (tool results)
+    turn: int = field(default=0, repr=False)  # assistant messages before it
+    ordinal: int = field(default=0, repr=False)  # tool results before it
+    tool_ordinal: int = field(default=0, repr=False)  # results of the same tool before it
+    call_handle: str | None = field(default=None, repr=False)  # the assistant turn that made the call
+    sent_message: dict | None = field(default=None, repr=False)  # the replacement, once pruned
+
+    def age(self, step: int) -> int:
+        """Steps since the segment last mattered: its arrival or a later turn's use of it."""
+        return step - self.last_used
+
+    def as_dict(self, step: int) -> dict:
+        return {
+            "handle": self.handle,
+            "index": self.index,
+            "role": self.role,
+            "kind": self.kind,
+            "tool_name": self.tool_name,
+            "tool_call_id": self.tool_call_id,
+            "tokens": self.tokens,
+            "sent_tokens": self.sent_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+            "first_seen": self.first_seen,
+            "last_used": self.last_used,
+            "age": self.age(step),
+            "used_count": self.used_count,
+            "superseded_by": self.superseded_by,
+            "is_error": self.is_error,
+            "state": self.state,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class _Call:
+    name: str
+    raw_args: str
+    args: dict | None
+    assistant: Segment
+
+
+class Ledger:
+    """Every segment of one agent run, in the order the agent last sent them."""
+
+    def __init__(self, counter: TokenCounter):
+        self.counter = counter
+        self.segments: list[Segment] = []
+        self._snap: list[dict] = []  # private copies of the messages as last seen
+        self._pairing = msgs.PairingState()
+        self._by_handle: dict[str, Segment] = {}
+        self._originals: dict[str, dict] = {}  # handle -> the message as first seen
+        self._calls: dict[str, _Call] = {}
+        self._term_index: dict[str, object] = {}  # term -> Segment or list of Segments (tool results)
+        self._protected_terms: set[str] = set()
+        self._by_call_key: dict[str, Segment] = {}
+        self._reads: dict[str, list[Segment]] = {}
+        self._last_attempt: dict[tuple, Segment] = {}
+        self._digests: dict[str, int] = {}  # handle base -> times seen (duplicates get a suffix)
+        self._tool_count: dict[str, int] = {}
+        self._detached: dict[tuple, list[Segment]] = {}
+        self._task_seen = False  # the first user message (the task) has been read
+        self.open: list[Segment] = []  # tool results still kept, in order: what a policy may prune
+        self.n_assistant = 0
+        self.n_tool = 0
+        self.raw_tokens = 0
+        self.sent_tokens = 0
+
+    # ------------------------------------------------------------------ lookups
+
+    def get(self, handle: str) -> Segment | None:
+        return self._by_handle.get(handle)
+
+    def original(self, handle: str) -> dict | None:
+        return self._originals.get(handle)
+
+    def __iter__(self):
+        return iter(self.segments)
+
+    def __len__(self) -> int:
+        return len(self.segments)
+
+    def tool_count(self, name: str) -> int:
+        return self._tool_count.get(name, 0)
+
+    # ------------------------------------------------------------------ observing a call
+
+    def reset_snapshot(self) -> None:
+        """Forget the last list seen, so the next call re-identifies every message (after an error)."""
+        self._rewind(0)
+
+    def observe(self, messages: list, step: int) -> int:
+        """Bring the ledger up to date with `messages`; returns the index of the first new message.
+
+        Raises InvalidMessagesError (and leaves the ledger as it was) if a new message is malformed.
+        """
+        n = len(self._snap)
+        if len(messages) >= n and messages[:n] == self._snap:
+            start = n
+            pairing = msgs.check_messages(messages, start, self._pairing)
+        else:
+            start = _first_difference(messages, self._snap)
+            pairing = msgs.check_messages(messages)
+        msgs.require_answered(pairing)
+        if start < n:
+            self._rewind(start)
+        self._pairing = pairing
+        for i in range(start, len(messages)):
+            self._add(messages[i], i, step)
+        self._detached = {}
+        return start
+
+    def _rewind(self, start: int) -> None:
+        """The agent changed its list from `start` on: detach those segments to be found again."""
+        self._detached = {}
+        for seg in self.segments[start:]:
+            seg.index = -1
+            self._detached.setdefault(_identity(self._originals[seg.handle]), []).append(seg)
+            if seg.sent_message is not None:
+                self._detached.setdefault(_identity(seg.sent_message), []).append(seg)
+        del self.segments[start:]
+        del self._snap[start:]
+        self.n_assistant = sum(1 for s in self.segments if s.role == "assistant")
+        self.n_tool = sum(1 for s in self.segments if s.kind == "tool_result")
+        self._tool_count = {}
+        for s in self.segments:
+            if s.kind == "tool_result":
+                self._tool_count[s.tool_name] = self._tool_count.get(s.tool_name, 0) + 1
+        self.raw_tokens = sum(s.tokens for s in self.segments)
+        self.sent_tokens = sum(s.sent_tokens for s in self.segments)
+        self.open = [s for s in self.open if s.index != -1]
+
+    def _add(self, m: Mapping, i: int, step: int) -> None:
+        snap = copy.deepcopy(dict(m))
+        found = self._find_detached(snap)
+        if found is not None:
+            self._reattach(found, snap, i)
+            return
+        seg = self._new_segment(snap, i, step)
+        self.segments.append(seg)
+        self._snap.append(snap)
+        self.raw_tokens += seg.tokens
+        self.sent_tokens += seg.sent_tokens
+
+    def _find_detached(self, snap: dict) -> Segment | None:
+        if not self._detached:
+            return None
+        bucket = self._detached.get(_identity(snap))
+        while bucket:
+            seg = bucket.pop(0)
+            if seg.index == -1:
+                return seg
+        return None
+
+    def _reattach(self, seg: Segment, snap: dict, i: int) -> None:
+        seg.index = i
+        seg.turn = self.n_assistant
+        seg.ordinal = self.n_tool
+        self.segments.append(seg)
+        self._snap.append(snap)
+        self.raw_tokens += seg.tokens
+        self.sent_tokens += seg.sent_tokens
+        if seg.role == "assistant":
+            self.n_assistant += 1
+        elif seg.kind == "tool_result":
+            self.n_tool += 1
+            seg.tool_ordinal = self._tool_count.get(seg.tool_name, 0)
+            self._tool_count[seg.tool_name] = seg.tool_ordinal + 1
+            if seg.state == KEPT:
+                self.open.append(seg)  # reattached in list order, after every remaining one
+
+    def _new_segment(self, m: dict, i: int, step: int) -> Segment:
+        role = m["role"]
+        content = m.get("content")
+        text = msgs.content_text(content)
+        calls_text = msgs.tool_calls_text(m) if role == "assistant" else ""
+        reasoning = msgs.reasoning_text(m) if role == "assistant" else ""
+        count = self.counter.count
+        reasoning_tokens = count(reasoning)
+        tokens = (
+            count(text)
+            + count(calls_text)
+            + reasoning_tokens
+            + msgs.image_parts(content) * msgs.IMAGE_TOKENS
+            + MESSAGE_OVERHEAD
+        )
+        kind = role
+        if role == "assistant" and m.get("tool_calls"):
+            kind = "tool_call"
+        elif role in ("tool", "function"):
+            kind = "tool_result"
+        handle = self._handle(m, text)
+        seg = Segment(
+            handle=handle,
+            index=i,
+            role=role,
+            kind=kind,
+            tokens=tokens,
+            chars=len(text),
+            first_seen=step,
+            last_used=step,
+            reasoning_tokens=reasoning_tokens,
+            sent_tokens=tokens,
+            turn=self.n_assistant,
+            ordinal=self.n_tool,
+        )
+        self._by_handle[handle] = seg
+        self._originals[handle] = m
+        if role == "assistant":
+            self.n_assistant += 1
+            self._note_use(text + "\n" + calls_text + "\n" + reasoning, step)
+            for tc in m.get("tool_calls") or ():
+                fn = tc.get("function") or {}
+                raw = msgs.arguments_text(fn.get("arguments"))
+                self._calls[tc["id"]] = _Call(fn.get("name") or "", raw, msgs.parse_arguments(fn.get("arguments")), seg)
+        elif kind == "tool_result":
+            self._add_tool_result(seg, m, text, step)
+            self.open.append(seg)
+        elif role in ("system", "developer") or (role == "user" and not self._task_seen):
+            # terms of the task statement are everywhere already; their reuse says nothing
+            self._protected_terms |= terms(text)
+            self._task_seen = self._task_seen or role == "user"
+        return seg
+
+    def _handle(self, m: dict, text: str) -> str:
+        h = hashlib.blake2b(digest_size=5)
+        h.update(m["role"].encode())
+        h.update((m.get("tool_call_id") or "").encode())
+        h.update(text.encode("utf-8", "surrogatepass"))
+        base = "ctx_" + h.hexdigest()
+        n = self._digests.get(base, 0)
+        self._digests[base] = n + 1
+        return base if n == 0 else f"{base}_{n}"
+
+    # ------------------------------------------------------------------ signals
+
+    def _add_tool_result(self, seg: Segment, m: dict, text: str, step: int) -> None:
+        call = self._calls.get(m.get("tool_call_id") or "")
+        seg.tool_call_id = m.get("tool_call_id")
+        seg.tool_name = m.get("name") or (call.name if call else None) or "tool"
+        seg.tool_ordinal = self._tool_count.get(seg.tool_name, 0)
+        self._tool_count[seg.tool_name] = seg.tool_ordinal + 1
+        self.n_tool += 1
+        seg.is_error = is_error(text)
+        if call is not None:
+            seg.args_text = call.raw_args
+            seg.call_handle = call.assistant.handle
+        for t in terms(text) - self._protected_terms:
+            prev = self._term_index.get(t)
+            if prev is None:
+                self._term_index[t] = seg
+            elif isinstance(prev, list):
+                prev.append(seg)
+            else:
+                self._term_index[t] = [prev, seg]
+        if call is not None:
+            self._supersede(seg, call, step)
+
+    def _note_use(self, text: str, step: int) -> None:
+        """A new assistant turn: every tool result whose terms it repeats was just used."""
+        seen: set[int] = set()
+        for t in terms(text):
+            hit = self._term_index.get(t)
+            if hit is None:
+                continue
+            for seg in hit if isinstance(hit, list) else (hit,):
+                if id(seg) not in seen:
+                    seen.add(id(seg))
+                    seg.last_used = step
+                    seg.used_count += 1
+
+    def _supersede(self, seg: Segment, call: _Call, step: int) -> None:
+        facts: CallFacts = call_facts(call.name, call.args, call.raw_args)
+        key = call.name + "\x00" + (json.dumps(call.args, sort_keys=True) if call.args is not None else call.raw_args)
+        older = self._by_call_key.get(key)
+        if older is not None:
+            _mark_superseded(older, seg, f"the same {call.name} call ran again at step {step}")
+        self._by_call_key[key] = seg
+        for path in facts.writes:
+            for old in self._reads.pop(_norm(path), ()):
+                _mark_superseded(old, seg, f"{path} was changed at step {step}")
+        for path in facts.full_reads:
+            for old in self._reads.pop(_norm(path), ()):
+                _mark_superseded(old, seg, f"{path} was read again in full at step {step}")
+        for path in facts.reads:
+            self._reads.setdefault(_norm(path), []).append(seg)
+        attempt = (call.name, facts.program, facts.target)
+        prev = self._last_attempt.get(attempt)
+        if prev is not None and prev.is_error and not seg.is_error:
+            _mark_superseded(prev, seg, f"it failed and a retry succeeded at step {step}")
+        self._last_attempt[attempt] = seg
+
+
+def _mark_superseded(old: Segment, new: Segment, why: str) -> None:
+    if old.superseded_by is None and old is not new:
+        old.superseded_by = new.handle
+        old.superseded_reason = why
+
+
+def _norm(path: str) -> str:
+    return path[2:] if path.startswith("./") else path
+
+
+def _identity(m: Mapping) -> tuple:
+    """What makes two messages the same segment when the agent rebuilds its list."""
+    return (
+        m.get("role"),
+        m.get("tool_call_id") or "",
+        json.dumps(m.get("content"), sort_keys=True, ensure_ascii=False),
+        json.dumps(m.get("tool_calls"), sort_keys=True, ensure_ascii=False) if m.get("tool_calls") else "",
+    )
+
+
+def _first_difference(a: list, b: list) -> int:
+    n = min(len(a), len(b))
+    lo = 0
+    while lo < n and a[lo] == b[lo]:
+        lo += 1
+    return lo

@@ -1,0 +1,19 @@
+"""What litellm's bundled model map says about a model (offline: see _offline)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from . import _offline  # noqa: F401
+
+
+@lru_cache(maxsize=256)
+def context_window(model: str) -> int | None:
+    """The model's max input tokens from litellm's model info, or None if litellm does not know it."""
+    import litellm  # 3-4 s to import: only when a policy needs the window
+
+    try:
+        info = litellm.get_model_info(model)
+    except Exception:
+        return None
+    return info.get("max_input_tokens") or info.get("max_tokens")

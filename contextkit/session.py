@@ -1,0 +1,258 @@
+"""`Session`: one per agent run. It keeps the ledger and turns what the agent would send into what
+is actually sent: `prepare(messages)`. It never breaks a request: bad input raises before
+anything is sent, and an internal error sends the request unchanged (fail-open).
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import validity
+from .config import resolve_policy
+from .errors import InvalidMessagesError, PolicyConfigError, PruningFailedError, UnknownHandleError
+from .ledger import KEPT, PINNED, PRUNED, RESTORED, Ledger, Segment
+from .messages import content_text
+from .policy import Policy
+from .restore import RESTORE_TOOL_NAME, call_parts, requested_handle, restore_tool
+from .surgery import placeholder_text, pruned_message, without_arguments, without_reasoning
+from .tokens import MESSAGE_OVERHEAD, TokenCounter
+
+
+@dataclass
+class PrepareReport:
+    """What one `prepare` call did: the context before and after surgery and every decision."""
+
+    step: int
+    messages: int
+    tokens_before: int
+    tokens_after: int
+    pruned: list[tuple[str, str]] = field(default_factory=list)  # (handle, reason) pruned at this step
+    fallback: str | None = None  # why the request went unpruned, if it did
+    error: str | None = None  # an internal error, recorded instead of raised (fail-open)
+    duration_ms: float = 0.0
+
+
+class Session:
+    """Context management for one agent run.
+
+    `policy`: a preset name ("default", "none", "observation-masking", "anthropic-clear-tool-uses",
+    "openai-tool-output-trimmer", "opencode"), a `Policy`, a config dict, a config file path, or
+    None for "default". `model` picks the tokenizer and the context window for fractional triggers.
+    """
+
+    def __init__(
+        self,
+        policy: Any = None,
+        *,
+        model: str | None = None,
+        name: str | None = None,
+        fail_closed: bool = False,
+        context_window: int | None = None,
+        session_id: str | None = None,
+    ):
+        self.policy: Policy = resolve_policy(policy)
+        self.model = model
+        self.name = name or "agent"
+        self.id = session_id or uuid.uuid4().hex
+        self.fail_closed = fail_closed
+        self.ledger = Ledger(TokenCounter(model))
+        self.step = 0
+        self.reports: list[PrepareReport] = []
+        self._context_window = context_window
+        self._modified: dict[str, Segment] = {}  # handle -> segment sent in a changed form
+        self._lock = threading.RLock()
+        if self.policy.trigger_fraction is not None and model and context_window is None:
+            if self._window() is None:
+                raise PolicyConfigError(
+                    f"trigger_fraction needs the model's context window, and litellm has none for {model!r}; "
+                    "pass context_window= or use trigger_tokens",
+                    "policy.trigger_fraction",
+                )
+
+    # ------------------------------------------------------------------ prepare
+
+    def prepare(self, messages: list[dict]) -> list[dict]:
+        """The messages to send instead of `messages` (never mutated). Raises InvalidMessagesError
+        for malformed input; any internal error sends `messages` unchanged and is recorded."""
+        with self._lock:
+            t0 = time.perf_counter()
+            try:
+                self.ledger.observe(messages, self.step + 1)
+            except InvalidMessagesError:
+                raise
+            except Exception as e:  # noqa: BLE001 - fail-open is the contract
+                return self._fail_open(messages, e, t0)
+            self.step += 1
+            step = self.step
+            report = PrepareReport(step, len(messages), self.ledger.raw_tokens, self.ledger.raw_tokens)
+            try:
+                decided = self._decide(step, report)
+                out = self._output(messages)
+                problem = self._problem(out, messages)
+                if problem:  # take this step's edits back and send what was valid before
+                    self._undo(decided, problem)
+                    report.pruned = []
+                    report.fallback = f"an edit would have made the request invalid ({problem}); edits taken back"
+                    out = self._output(messages)
+                    if self._problem(out, messages):
+                        out = list(messages)
+                        report.fallback = f"the request would have been invalid ({problem}); sent unchanged"
+            except Exception as e:  # noqa: BLE001
+                return self._fail_open(messages, e, t0, report)
+            report.tokens_after = self.ledger.sent_tokens
+            report.duration_ms = (time.perf_counter() - t0) * 1000
+            self.reports.append(report)
+            return out
+
+    def _decide(self, step: int, report: PrepareReport) -> list[Segment]:
+        decided = []
+        for seg, why in self.policy.decide(self.ledger, step, self._window()):
+            self._prune(seg, why, step)
+            decided.append(seg)
+            report.pruned.append((seg.handle, why))
+        if self.policy.keep_thinking_turns is not None:
+            self._clear_thinking(step)
+        return decided
+
+    def _prune(self, seg: Segment, why: str, step: int) -> None:
+        original = self.ledger.original(seg.handle)
+        style = self.policy.rule_for(seg.tool_name).placeholder or self.policy.placeholder
+        text = placeholder_text(seg, original, why, style, step)
+        seg.sent_message = pruned_message(original, text)
+        new_tokens = self.ledger.counter.count(text) + MESSAGE_OVERHEAD
+        self.ledger.sent_tokens += new_tokens - seg.sent_tokens
+        seg.sent_tokens = new_tokens
+        seg.state, seg.reason, seg.pruned_at = PRUNED, why, step
+        self._modified[seg.handle] = seg
+        if self.policy.clear_tool_inputs and seg.call_handle:
+            self._blank_call(seg)
+
+    def _blank_call(self, seg: Segment) -> None:
+        caller = self.ledger.get(seg.call_handle)
+        if caller is None:
+            return
+        base = caller.sent_message or self.ledger.original(caller.handle)
+        caller.sent_message = without_arguments(base, {seg.tool_call_id})
+        self._modified[caller.handle] = caller
+
+    def _clear_thinking(self, step: int) -> None:
+        keep = self.policy.keep_thinking_turns
+        assistants = [s for s in self.ledger.segments if s.role == "assistant" and s.reasoning_tokens]
+        latest_turn = validity.latest_turn_start(self.ledger._snap)
+        for seg in assistants[: max(0, len(assistants) - keep)]:
+            if seg.index >= latest_turn or seg.reason.startswith("reasoning cleared"):
+                continue
+            base = seg.sent_message or self.ledger.original(seg.handle)
+            seg.sent_message = without_reasoning(base)
+            seg.reason = f"reasoning cleared at step {step} (older than the last {keep} thinking turns)"
+            self.ledger.sent_tokens -= seg.reasoning_tokens
+            seg.sent_tokens -= seg.reasoning_tokens
+            self._modified[seg.handle] = seg
+
+    def _output(self, messages: list[dict]) -> list[dict]:
+        out = list(messages)
+        for seg in self._modified.values():
+            if seg.index >= 0 and seg.sent_message is not None:
+                out[seg.index] = dict(seg.sent_message)
+        return out
+
+    def _problem(self, out: list[dict], original: list[dict]) -> str | None:
+        return validity.anthropic_problem(out, original)
+
+    def _undo(self, decided: list[Segment], problem: str) -> None:
+        """Take back this step's edits (they would break the request) and never retry them."""
+        for seg in decided:
+            self.ledger.sent_tokens += seg.tokens - seg.sent_tokens
+            seg.sent_tokens = seg.tokens
+            seg.sent_message = None
+            seg.state, seg.reason, seg.pruned_at = PINNED, f"kept: pruning it would break the request ({problem})", None
+            self._modified.pop(seg.handle, None)
+
+    def _fail_open(self, messages: list[dict], err: Exception, t0: float, report: PrepareReport | None = None):
+        if self.fail_closed:
+            raise PruningFailedError(f"contextkit failed while pruning: {type(err).__name__}: {err}") from err
+        if report is None:
+            report = PrepareReport(self.step, len(messages) if isinstance(messages, list) else 0, 0, 0)
+        report.error = f"{type(err).__name__}: {err}"
+        report.fallback = "internal error: the request was sent unchanged"
+        report.duration_ms = (time.perf_counter() - t0) * 1000
+        self.reports.append(report)
+        self.ledger.reset_snapshot()
+        return list(messages)
+
+    def _window(self) -> int | None:
+        if self._context_window is None and self.model and self.policy.trigger_fraction is not None:
+            from .models import context_window
+
+            self._context_window = context_window(self.model)
+        return self._context_window
+
+    # ------------------------------------------------------------------ restore
+
+    def restore(self, handle: str, *, reinstate: bool = False) -> str:
+        """The original content of a pruned segment, exactly as the agent sent it.
+
+        With `reinstate=True` the original also goes back in place from the next call on (this
+        rewrites the prompt cache after it); by default the placeholder stays, and the content
+        reaches the model through the restore tool's result instead.
+        """
+        with self._lock:
+            seg = self.ledger.get(handle)
+            if seg is None:
+                raise UnknownHandleError(f"no segment with handle {handle!r} in this session")
+            original = self.ledger.original(handle)
+            if seg.state == PRUNED:
+                seg.state, seg.reason = RESTORED, f"restored at step {self.step} (was: {seg.reason})"
+            if reinstate and seg.sent_message is not None:
+                self.ledger.sent_tokens += seg.tokens - seg.sent_tokens
+                seg.sent_tokens = seg.tokens
+                seg.sent_message = None
+                seg.state = RESTORED
+                self._modified.pop(handle, None)
+            content = original.get("content")
+            return content if isinstance(content, str) else content_text(content)
+
+    def original(self, handle: str) -> dict:
+        """A copy of the whole original message behind a handle."""
+        m = self.ledger.original(handle)
+        if m is None:
+            raise UnknownHandleError(f"no segment with handle {handle!r} in this session")
+        return copy.deepcopy(m)
+
+    @property
+    def restore_tool(self) -> dict:
+        """The tool definition to add to `tools=` so the model can bring back pruned results."""
+        return restore_tool()
+
+    def answer_restore(self, tool_call: Any) -> dict | None:
+        """The tool message answering a `restore_context` call, or None if it is another tool's call."""
+        call_id, name, arguments = call_parts(tool_call)
+        if name != RESTORE_TOOL_NAME:
+            return None
+        handle = requested_handle(arguments)
+        try:
+            text = self.restore(handle) if handle else "restore_context needs a handle."
+        except UnknownHandleError:
+            text = f"No pruned content has the handle {handle!r}."
+        return {"role": "tool", "tool_call_id": call_id, "name": RESTORE_TOOL_NAME, "content": text}
+
+    # ------------------------------------------------------------------ reading
+
+    def segments(self) -> list[dict]:
+        """The ledger as rows (one dict per segment, current order), for printing or a DataFrame."""
+        return [s.as_dict(self.step) for s in self.ledger.segments]
+
+    @property
+    def last_report(self) -> PrepareReport | None:
+        return self.reports[-1] if self.reports else None
+
+    def __repr__(self) -> str:
+        return f"Session(policy={self.policy.name!r}, steps={self.step}, segments={len(self.ledger)})"
+
+
+__all__ = ["Session", "PrepareReport", "KEPT", "PRUNED", "PINNED", "RESTORED"]

@@ -1,0 +1,79 @@
+"""Is a request valid for OpenAI- and Anthropic-style APIs? (field-notes §2)
+
+OpenAI chat: an assistant message with tool_calls is followed by one tool message per call before
+any other role; every tool message answers a call of the nearest preceding assistant message.
+Anthropic (through litellm): the same pairing, results first; the latest assistant turn's
+thinking goes back unchanged; text content is never empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .messages import content_text
+
+
+def openai_problem(messages: Sequence[dict]) -> str | None:
+    """None if the list keeps OpenAI's tool-call pairing, else what breaks it and where."""
+    pending: set[str] = set()
+    owner = -1
+    for i, m in enumerate(messages):
+        role = m.get("role")
+        if role == "tool":
+            tcid = m.get("tool_call_id")
+            if tcid not in pending:
+                return f"messages[{i}]: tool message {tcid!r} answers no pending call"
+            pending.discard(tcid)
+            continue
+        if pending:
+            return f"messages[{i}]: {role} message before the results of messages[{owner}]"
+        if role == "assistant" and m.get("tool_calls"):
+            pending = {tc.get("id") for tc in m["tool_calls"]}
+            owner = i
+    if pending:
+        return f"messages[{owner}]: tool calls without results"
+    return None
+
+
+def anthropic_problem(messages: Sequence[dict], original: Sequence[dict] | None = None) -> str | None:
+    """None if the list is valid for Anthropic through litellm, else the problem.
+
+    With `original` (the request before surgery), also checks that the latest assistant turn's
+    thinking is byte-identical and that no message was added or removed.
+    """
+    p = openai_problem(messages)
+    if p:
+        return p
+    seen_ids: set[str] = set()
+    for i, m in enumerate(messages):
+        for tc in m.get("tool_calls") or ():
+            if tc.get("id") in seen_ids:
+                return f"messages[{i}]: tool_use id {tc.get('id')!r} used twice"
+            seen_ids.add(tc.get("id"))
+        if m.get("role") == "tool" and not content_text(m.get("content")).strip() and not _nonempty_parts(m):
+            if original is None or content_text(original[i].get("content")).strip():
+                return f"messages[{i}]: empty tool_result content"
+    if original is not None:
+        if len(original) != len(messages):
+            return f"{len(original)} messages became {len(messages)}"
+        last = latest_turn_start(messages)
+        for i in range(last, len(messages)):
+            if messages[i].get("role") != "assistant":
+                continue
+            for key in ("reasoning_content", "thinking_blocks"):
+                if messages[i].get(key) != original[i].get(key):
+                    return f"messages[{i}]: latest assistant turn's {key} changed"
+    return None
+
+
+def latest_turn_start(messages: Sequence[dict]) -> int:
+    """Index after the last non-tool-result user message: the latest assistant turn runs from here."""
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i].get("role") == "user":
+            return i + 1
+    return 0
+
+
+def _nonempty_parts(m: dict) -> bool:
+    c = m.get("content")
+    return isinstance(c, list) and any(isinstance(p, dict) and p.get("type") != "text" for p in c)

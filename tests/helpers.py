@@ -1,0 +1,36 @@
+"""Helpers shared by tests: paths to ../shared and small conversations."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("CONTEXTKIT_SHARED", REPO.parent / "shared"))
+TRAJECTORIES = SHARED / "data" / "trajectories"
+JUDGE = SHARED / "bench" / "pruning_eval.py"
+
+
+def trajectory_files() -> list[Path]:
+    return sorted(TRAJECTORIES.glob("*.json"))
+
+
+def conversation(n_tools: int = 3, size: int = 400) -> list[dict]:
+    """A small agent conversation: system, task, then n tool round trips."""
+    msgs = [
+        {"role": "system", "content": "You are a coding agent."},
+        {"role": "user", "content": "Fix the failing test in pkg/mod.py"},
+    ]
+    for i in range(n_tools):
+        msgs.append(
+            {
+                "role": "assistant",
+                "content": f"Step {i}: reading file_{i}.py",
+                "tool_calls": [
+                    {"id": f"call_{i}", "type": "function", "function": {"name": "read_file", "arguments": f'{{"path": "pkg/file_{i}.py"}}'}}
+                ],
+            }
+        )
+        body = "\n".join(f"def function_{i}_{k}(): return {1000 + k}" for k in range(size // 8))
+        msgs.append({"role": "tool", "tool_call_id": f"call_{i}", "name": "read_file", "content": body})
+    return msgs

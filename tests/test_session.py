@@ -1,0 +1,183 @@
+"""Session.prepare as an agent uses it: pruning, restore, stickiness, bad input, fail-open."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+import contextkit
+from contextkit import InvalidMessagesError, Policy, Session
+
+from helpers import conversation
+
+
+def grow(session: Session, msgs: list[dict]) -> list[list[dict]]:
+    """Replay as an agent would: prepare before every assistant message."""
+    outs = []
+    for i, m in enumerate(msgs):
+        if m["role"] == "assistant" and i > 0:
+            outs.append(session.prepare(msgs[:i]))
+    outs.append(session.prepare(msgs))
+    return outs
+
+
+def test_prunes_old_results_and_restores_them_exactly():
+    msgs = conversation(n_tools=8)
+    s = Session(Policy(keep_last=2, protect_recent_turns=0))
+    out = grow(s, msgs)[-1]
+    pruned = [seg for seg in s.ledger if seg.state == "pruned"]
+    assert len(pruned) == 6
+    for seg in pruned:
+        assert seg.handle in out[seg.index]["content"]
+        assert s.restore(seg.handle) == msgs[seg.index]["content"]
+        assert s.original(seg.handle) == msgs[seg.index]
+    assert len(out) == len(msgs)
+    assert [m["role"] for m in out] == [m["role"] for m in msgs]
+
+
+def test_input_is_never_mutated():
+    msgs = conversation(n_tools=6)
+    before = copy.deepcopy(msgs)
+    grow(Session(Policy(keep_last=1, protect_recent_turns=0)), msgs)
+    assert msgs == before
+
+
+def test_decisions_are_sticky_so_the_prefix_stays_byte_identical():
+    msgs = conversation(n_tools=10)
+    s = Session(Policy(keep_last=2, protect_recent_turns=0))
+    outs = grow(s, msgs)
+    for prev, cur in zip(outs, outs[1:]):
+        # every message sent before is sent again identically, except new prunes
+        for a, b in zip(prev, cur):
+            if a != b:
+                assert "restore_context" in b["content"] or "pruned" in b["content"] or b["role"] == "tool"
+
+
+def test_rebuilt_list_is_recognised_by_id_and_content():
+    msgs = conversation(n_tools=6)
+    s = Session(Policy(keep_last=1, protect_recent_turns=0))
+    grow(s, msgs)
+    handles = {seg.handle: seg.state for seg in s.ledger}
+    rebuilt = [dict(m) for m in copy.deepcopy(msgs)]  # new objects, same content
+    out = s.prepare(rebuilt)
+    assert {seg.handle: seg.state for seg in s.ledger} == handles
+    # an agent that drops a message: the rest keep their identity and decisions
+    shorter = rebuilt[:4] + rebuilt[4:]
+    del shorter[2:4]  # drop one assistant/tool pair
+    out = s.prepare(shorter)
+    assert len(out) == len(shorter)
+    assert all(seg.index == i for i, seg in enumerate(s.ledger))
+
+
+def test_agent_sending_back_our_output_keeps_decisions():
+    msgs = conversation(n_tools=6)
+    s = Session(Policy(keep_last=1, protect_recent_turns=0))
+    out = grow(s, msgs)[-1]
+    pruned = {seg.handle for seg in s.ledger if seg.state == "pruned"}
+    again = s.prepare(copy.deepcopy(out))
+    assert again == out
+    assert {seg.handle for seg in s.ledger if seg.state == "pruned"} == pruned
+
+
+def test_protected_messages_are_never_touched():
+    msgs = conversation(n_tools=5)
+    msgs.append({"role": "user", "content": "Now also update the docs."})
+    s = Session(Policy(keep_last=0, protect_recent_turns=0))
+    out = grow(s, msgs)[-1]
+    assert out[0] == msgs[0] and out[1] == msgs[1] and out[-1] == msgs[-1]
+
+
+def test_fresh_results_are_never_pruned_before_the_model_saw_them():
+    msgs = conversation(n_tools=3)
+    s = Session(Policy(keep_last=0, protect_recent_turns=0))
+    out = s.prepare(msgs)  # first call: everything is new
+    assert out == msgs
+
+
+@pytest.mark.parametrize(
+    "bad, index, words",
+    [
+        ([{"role": "user", "content": "hi"}, {"role": "tool", "tool_call_id": "x", "content": "r"}], 1, "answers no call"),
+        ([{"role": "wizard", "content": "hi"}], 0, "unknown role"),
+        ([{"role": "user", "content": 42}], 0, "unsupported content type"),
+        ([{"role": "user", "content": [{"text": "no type"}]}], 0, "no 'type'"),
+        (
+            [
+                {"role": "user", "content": "go"},
+                {"role": "assistant", "content": None, "tool_calls": [{"id": "a", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+                {"role": "user", "content": "too early"},
+            ],
+            2,
+            "before the results",
+        ),
+        ("not a list", None, "expected a list"),
+    ],
+)
+def test_bad_input_names_the_index_and_problem(bad, index, words):
+    s = Session()
+    with pytest.raises(InvalidMessagesError) as e:
+        s.prepare(bad)
+    assert isinstance(e.value, ValueError)
+    assert e.value.index == index
+    assert words in str(e.value)
+    if index is not None:
+        assert f"messages[{index}]" in str(e.value)
+
+
+def test_non_json_arguments_pass_through():
+    msgs = [
+        {"role": "user", "content": "go"},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "a", "type": "function", "function": {"name": "sh", "arguments": "ls -la ("}}]},
+        {"role": "tool", "tool_call_id": "a", "content": "x" * 3000},
+    ]
+    out = Session().prepare(msgs)
+    assert out[1]["tool_calls"][0]["function"]["arguments"] == "ls -la ("
+
+
+def test_internal_error_fails_open_and_is_recorded(monkeypatch):
+    msgs = conversation(n_tools=6)
+    s = Session(Policy(keep_last=1, protect_recent_turns=0))
+
+    def boom(*a, **k):
+        raise RuntimeError("policy exploded")
+
+    monkeypatch.setattr(Policy, "decide", boom)
+    out = s.prepare(msgs)
+    assert out == msgs
+    assert "policy exploded" in s.last_report.error
+    closed = Session(Policy(keep_last=1), fail_closed=True)
+    with pytest.raises(contextkit.PruningFailedError):
+        closed.prepare(msgs)
+
+
+def test_restore_tool_round_trip():
+    msgs = conversation(n_tools=6)
+    s = Session(Policy(keep_last=1, protect_recent_turns=0))
+    grow(s, msgs)
+    seg = next(seg for seg in s.ledger if seg.state == "pruned")
+    assert s.restore_tool["function"]["name"] == "restore_context"
+    call = {"id": "r1", "type": "function", "function": {"name": "restore_context", "arguments": f'{{"handle": "{seg.handle}"}}'}}
+    answer = s.answer_restore(call)
+    assert answer == {"role": "tool", "tool_call_id": "r1", "name": "restore_context", "content": msgs[seg.index]["content"]}
+    assert seg.state == "restored"
+    assert s.answer_restore({"id": "x", "function": {"name": "other", "arguments": "{}"}}) is None
+    unknown = s.answer_restore({"id": "r2", "function": {"name": "restore_context", "arguments": '{"handle": "nope"}'}})
+    assert "No pruned content" in unknown["content"]
+    with pytest.raises(contextkit.UnknownHandleError):
+        s.restore("nope")
+
+
+def test_counts_tokens_once_per_segment(monkeypatch):
+    msgs = conversation(n_tools=20)
+    s = Session("none")
+    s.prepare(msgs[:-2])
+    calls = []
+    real = s.ledger.counter.count
+    monkeypatch.setattr(s.ledger.counter, "count", lambda text: calls.append(text) or real(text))
+    s.prepare(msgs)
+    # only the two new messages were tokenized: the assistant turn (text, calls) and the tool result
+    counted = [t for t in calls if t]
+    assert len(counted) == 3
+    assert counted[0] == msgs[-2]["content"] and counted[2] == msgs[-1]["content"]
+    assert s.ledger.raw_tokens == sum(seg.tokens for seg in s.ledger)
