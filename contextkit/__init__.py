@@ -8,7 +8,9 @@
 from . import _offline  # noqa: F401  (offline defaults before litellm or tiktoken load)
 from .config import load_policy, save_policy
 from .errors import (
+    BudgetExceeded,
     ContextkitError,
+    LoopDetected,
     InvalidMessagesError,
     PolicyConfigError,
     PruningFailedError,
@@ -18,9 +20,27 @@ from .ledger import Segment
 from .policy import Placeholder, Policy, ToolRule
 from .presets import PRESETS
 from .restore import RESTORE_TOOL_NAME, restore_tool
-from .session import PrepareReport, Session
+from .observers import Observer
+from .records import GuardEvent, PrepareReport, StepRecord, ToolRecord
+from .session import Session
 
 __version__ = "0.1.0"
+
+# Names whose modules import heavier things (litellm): loaded on first use (PEP 562).
+_LAZY = {
+    "wrap": "contextkit.calls",
+    "Budget": "contextkit.guards",
+    "LoopGuard": "contextkit.guards",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'contextkit' has no attribute {name!r}")
+
 
 __all__ = [
     "Session",
@@ -30,10 +50,19 @@ __all__ = [
     "PRESETS",
     "Segment",
     "PrepareReport",
+    "StepRecord",
+    "ToolRecord",
+    "GuardEvent",
+    "Observer",
     "load_policy",
     "save_policy",
     "restore_tool",
     "RESTORE_TOOL_NAME",
+    "wrap",
+    "Budget",
+    "LoopGuard",
+    "BudgetExceeded",
+    "LoopDetected",
     "ContextkitError",
     "InvalidMessagesError",
     "PolicyConfigError",

@@ -38,3 +38,19 @@ class UnknownHandleError(ContextkitError, KeyError):
 
 class PruningFailedError(ContextkitError, RuntimeError):
     """An internal error while pruning, raised only with `fail_closed=True` (else the request goes unchanged)."""
+
+
+class BudgetExceeded(ContextkitError):
+    """A session budget would be crossed by the next call (raised before the call is made)."""
+
+    def __init__(self, message: str, event=None):
+        super().__init__(message)
+        self.event = event
+
+
+class LoopDetected(ContextkitError):
+    """The agent made the same tool call with the same arguments and result too many times."""
+
+    def __init__(self, message: str, event=None):
+        super().__init__(message)
+        self.event = event

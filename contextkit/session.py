@@ -9,7 +9,6 @@ import copy
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import validity
@@ -18,23 +17,12 @@ from .errors import InvalidMessagesError, PolicyConfigError, PruningFailedError,
 from .ledger import KEPT, PINNED, PRUNED, RESTORED, Ledger, Segment
 from .messages import content_text
 from .policy import Policy
+from .observers import default_observers, notify
+from .records import PrepareReport, StepRecord, ToolRecord
+from .tools import ToolScope, run_tool
 from .restore import RESTORE_TOOL_NAME, call_parts, requested_handle, restore_tool
 from .surgery import placeholder_text, pruned_message, without_arguments, without_reasoning
 from .tokens import MESSAGE_OVERHEAD, TokenCounter
-
-
-@dataclass
-class PrepareReport:
-    """What one `prepare` call did: the context before and after surgery and every decision."""
-
-    step: int
-    messages: int
-    tokens_before: int
-    tokens_after: int
-    pruned: list[tuple[str, str]] = field(default_factory=list)  # (handle, reason) pruned at this step
-    fallback: str | None = None  # why the request went unpruned, if it did
-    error: str | None = None  # an internal error, recorded instead of raised (fail-open)
-    duration_ms: float = 0.0
 
 
 class Session:
@@ -54,6 +42,13 @@ class Session:
         fail_closed: bool = False,
         context_window: int | None = None,
         session_id: str | None = None,
+        tracing: Any = None,
+        metadata: dict | None = None,
+        user_id: str | None = None,
+        tags: list[str] | None = None,
+        budget: Any = None,
+        loop_guard: Any = None,
+        prices: dict | None = None,
     ):
         self.policy: Policy = resolve_policy(policy)
         self.model = model
@@ -63,6 +58,16 @@ class Session:
         self.ledger = Ledger(TokenCounter(model))
         self.step = 0
         self.reports: list[PrepareReport] = []
+        self.steps: list[StepRecord] = []  # model calls made through this session (completion / wrap)
+        self.tool_records: list[ToolRecord] = []
+        self.observer_errors: list[str] = []
+        self.metadata = dict(metadata or {})
+        self.user_id = user_id
+        self.tags = list(tags or [])
+        self.closed = False
+        self.budget = budget  # contextkit.Budget: per-session limits on tokens, dollars, steps
+        self.loop_guard = loop_guard  # contextkit.LoopGuard: the same call and result N times
+        self.prices = dict(prices or {})  # model -> {"input_cost_per_token": ..., "output_cost_per_token": ...}
         self._context_window = context_window
         self._modified: dict[str, Segment] = {}  # handle -> segment sent in a changed form
         self._lock = threading.RLock()
@@ -73,6 +78,8 @@ class Session:
                     "pass context_window= or use trigger_tokens",
                     "policy.trigger_fraction",
                 )
+        self.observers: list = default_observers(tracing, self)
+        notify(self.observers, "run_started", self)
 
     # ------------------------------------------------------------------ prepare
 
@@ -107,6 +114,7 @@ class Session:
             report.tokens_after = self.ledger.sent_tokens
             report.duration_ms = (time.perf_counter() - t0) * 1000
             self.reports.append(report)
+            notify(self.observers, "prepared", self, report)
             return out
 
     def _decide(self, step: int, report: PrepareReport) -> list[Segment]:
@@ -182,7 +190,11 @@ class Session:
         report.fallback = "internal error: the request was sent unchanged"
         report.duration_ms = (time.perf_counter() - t0) * 1000
         self.reports.append(report)
-        self.ledger.reset_snapshot()
+        try:
+            self.ledger.reset_snapshot()
+        except Exception:  # noqa: BLE001
+            self.ledger = Ledger(self.ledger.counter)
+        notify(self.observers, "prepared", self, report)
         return list(messages)
 
     def _window(self) -> int | None:
@@ -240,6 +252,50 @@ class Session:
         except UnknownHandleError:
             text = f"No pruned content has the handle {handle!r}."
         return {"role": "tool", "tool_call_id": call_id, "name": RESTORE_TOOL_NAME, "content": text}
+
+    # ------------------------------------------------------------------ model calls (contextkit/calls.py)
+
+    def completion(self, **kwargs: Any) -> Any:
+        """`litellm.completion` with this session's pruning, accounting and guards; takes exactly
+        litellm's arguments and returns litellm's own response (or stream) unchanged."""
+        from .calls import complete
+
+        return complete(self, **kwargs)
+
+    async def acompletion(self, **kwargs: Any) -> Any:
+        """The async twin of `completion` (`litellm.acompletion`)."""
+        from .calls import acomplete
+
+        return await acomplete(self, **kwargs)
+
+    # ------------------------------------------------------------------ tools and lifecycle
+
+    def tool(self, name: str, *, tool_call_id: str | None = None, arguments: Any = None) -> ToolScope:
+        """Record a tool execution (a context manager, or a decorator): `with session.tool("grep",
+        tool_call_id=call.id, arguments=args) as t: t.result = grep(**args)`."""
+        return ToolScope(self, name, tool_call_id, arguments)
+
+    def run_tool(self, tool_call: Any, fn: Any) -> dict:
+        """Run `fn(**arguments)` for a model's tool call; returns the tool message to append.
+        `restore_context` calls are answered by the session."""
+        return run_tool(self, tool_call, fn)
+
+    def close(self) -> None:
+        """End the run (its trace is complete). Idempotent; also done by `with Session() as s:`."""
+        if not self.closed:
+            self.closed = True
+            notify(self.observers, "run_finished", self)
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def record_step(self, record: StepRecord) -> None:
+        """Add a model call made outside `completion` (e.g. by your own client) to the run."""
+        self.steps.append(record)
+        notify(self.observers, "step_finished", self, record)
 
     # ------------------------------------------------------------------ reading
 

@@ -1,0 +1,91 @@
+"""Plain records of what happened in a run: model calls, tool executions, guard events.
+
+These are what observers (tracing, your own callbacks) receive. They hold data only: tracing
+turns them into spans; nothing here knows about OpenTelemetry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+
+@dataclass
+class PrepareReport:
+    """What one `Session.prepare` call did: the context before and after surgery, every decision."""
+
+    step: int
+    messages: int
+    tokens_before: int
+    tokens_after: int
+    pruned: list[tuple[str, str]] = field(default_factory=list)  # (handle, reason) pruned at this step
+    fallback: str | None = None  # why the request went unpruned, if it did
+    error: str | None = None  # an internal error, recorded instead of raised (fail-open)
+    duration_ms: float = 0.0
+
+
+@dataclass
+class GuardEvent:
+    """A guard tripped: a budget crossed or a loop detected."""
+
+    kind: str  # "budget" | "loop"
+    limit: str  # e.g. "max_dollars", "max_steps", "loop"
+    action: str  # "raise" | "warn" | "callback"
+    message: str
+    step: int
+    value: float | None = None  # the figure that crossed the limit
+    threshold: float | None = None
+
+
+@dataclass
+class StepRecord:
+    """One model call: what was sent, what came back, tokens, cost, timing.
+
+    Token fields: `tokens_before` / `tokens_after` are contextkit's own counts of the request
+    before and after surgery; `input_tokens` etc. are the provider's usage (or a local estimate,
+    then `usage_estimated` is True).
+    """
+
+    step: int
+    model: str
+    started_at: float  # epoch seconds
+    latency_ms: float = 0.0
+    provider: str | None = None
+    messages_sent: list[dict] = field(default_factory=list)
+    tools: list[dict] | None = None
+    invocation_params: dict[str, Any] = field(default_factory=dict)  # never credentials
+    stream: bool = False
+    tokens_before: int = 0
+    tokens_after: int = 0
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    usage_estimated: bool = False
+    cost_usd: float | None = None
+    input_cost_usd: float | None = None
+    output_cost_usd: float | None = None
+    saved_usd: float | None = None  # what the pruned tokens would have cost at the input price
+    cost_note: str | None = None  # why cost is None, or how it was priced
+    finish_reason: str | None = None
+    response_model: str | None = None
+    response_message: dict | None = None  # the assistant message: content, reasoning, tool_calls
+    error: str | None = None  # "RateLimitError: ..." when the call failed
+    guard_events: list[GuardEvent] = field(default_factory=list)
+    prepare: PrepareReport | None = None
+
+
+@dataclass
+class ToolRecord:
+    """One tool execution, tied to the tool call that asked for it."""
+
+    name: str
+    step: int
+    started_at: float
+    tool_call_id: str | None = None
+    arguments: Any = None
+    result: str | None = None
+    error: str | None = None
+    duration_ms: float = 0.0
