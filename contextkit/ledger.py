@@ -21,7 +21,7 @@ from .tokens import MESSAGE_OVERHEAD, TokenCounter
 KEPT, PRUNED, PINNED, RESTORED = "kept", "pruned", "pinned", "restored"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Segment:
     """One message of the conversation, what contextkit knows about it and what it did with it."""
 
@@ -77,7 +77,7 @@ class Segment:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class _Call:
     name: str
     raw_args: str
@@ -98,7 +98,7 @@ class Ledger:
         self._calls: dict[str, _Call] = {}
         self._term_index: dict[str, object] = {}  # term -> Segment or list of Segments (tool results)
         self._protected_terms: set[str] = set()
-        self._by_call_key: dict[str, Segment] = {}
+        self._by_call_key: dict[bytes, Segment] = {}  # digest of tool name + arguments
         self._reads: dict[str, list[Segment]] = {}
         self._last_attempt: dict[tuple, Segment] = {}
         self._digests: dict[str, int] = {}  # handle base -> times seen (duplicates get a suffix)
@@ -108,6 +108,9 @@ class Ledger:
         self.open: list[Segment] = []  # tool results still kept, in order: what a policy may prune
         self.n_assistant = 0
         self.n_tool = 0
+        self.first_user = -1  # index of the first user message (the task), -1 if none yet
+        self.last_user = -1  # index of the latest user message
+        self.rewound = False  # the last observe() found the agent's list changed, not just extended
         self.raw_tokens = 0
         self.sent_tokens = 0
 
@@ -140,6 +143,7 @@ class Ledger:
         Raises InvalidMessagesError (and leaves the ledger as it was) if a new message is malformed.
         """
         n = len(self._snap)
+        self.rewound = False
         if len(messages) >= n and messages[:n] == self._snap:
             start = n
             pairing = msgs.check_messages(messages, start, self._pairing)
@@ -149,6 +153,7 @@ class Ledger:
         msgs.require_answered(pairing)
         if start < n:
             self._rewind(start)
+            self.rewound = True
         self._pairing = pairing
         for i in range(start, len(messages)):
             self._add(messages[i], i, step)
@@ -174,6 +179,9 @@ class Ledger:
         self.raw_tokens = sum(s.tokens for s in self.segments)
         self.sent_tokens = sum(s.sent_tokens for s in self.segments)
         self.open = [s for s in self.open if s.index != -1]
+        users = [s.index for s in self.segments if s.role == "user"]
+        self.first_user = users[0] if users else -1
+        self.last_user = users[-1] if users else -1
 
     def _add(self, m: Mapping, i: int, step: int) -> None:
         snap = copy.deepcopy(dict(m))
@@ -205,6 +213,8 @@ class Ledger:
         self._snap.append(snap)
         self.raw_tokens += seg.tokens
         self.sent_tokens += seg.sent_tokens
+        if seg.role == "user":
+            self._saw_user(i)
         if seg.role == "assistant":
             self.n_assistant += 1
         elif seg.kind == "tool_result":
@@ -265,7 +275,14 @@ class Ledger:
             # terms of the task statement are everywhere already; their reuse says nothing
             self._protected_terms |= terms(text)
             self._task_seen = self._task_seen or role == "user"
+        if role == "user":
+            self._saw_user(i)
         return seg
+
+    def _saw_user(self, i: int) -> None:
+        if self.first_user < 0:
+            self.first_user = i
+        self.last_user = i
 
     def _handle(self, m: dict, text: str) -> str:
         h = hashlib.blake2b(digest_size=5)
@@ -280,7 +297,7 @@ class Ledger:
     # ------------------------------------------------------------------ signals
 
     def _add_tool_result(self, seg: Segment, m: dict, text: str, step: int) -> None:
-        call = self._calls.get(m.get("tool_call_id") or "")
+        call = self._calls.pop(m.get("tool_call_id") or "", None)  # one result per call
         seg.tool_call_id = m.get("tool_call_id")
         seg.tool_name = m.get("name") or (call.name if call else None) or "tool"
         seg.tool_ordinal = self._tool_count.get(seg.tool_name, 0)
@@ -301,6 +318,19 @@ class Ledger:
         if call is not None:
             self._supersede(seg, call, step)
 
+    def forget_terms(self, seg: Segment) -> None:
+        """Drop a pruned segment from the use index: its use no longer decides anything."""
+        text = msgs.content_text(self._originals[seg.handle].get("content"))
+        index = self._term_index
+        for t in terms(text):
+            hit = index.get(t)
+            if hit is seg:
+                del index[t]
+            elif isinstance(hit, list) and seg in hit:
+                hit.remove(seg)
+                if len(hit) == 1:
+                    index[t] = hit[0]
+
     def _note_use(self, text: str, step: int) -> None:
         """A new assistant turn: every tool result whose terms it repeats was just used."""
         seen: set[int] = set()
@@ -316,7 +346,12 @@ class Ledger:
 
     def _supersede(self, seg: Segment, call: _Call, step: int) -> None:
         facts: CallFacts = call_facts(call.name, call.args, call.raw_args)
-        key = call.name + "\x00" + (json.dumps(call.args, sort_keys=True) if call.args is not None else call.raw_args)
+        key = hashlib.blake2b(
+            (call.name + "\x00" + (json.dumps(call.args, sort_keys=True) if call.args is not None else call.raw_args)).encode(
+                "utf-8", "surrogatepass"
+            ),
+            digest_size=8,
+        ).digest()
         older = self._by_call_key.get(key)
         if older is not None:
             _mark_superseded(older, seg, f"the same {call.name} call ran again at step {step}")

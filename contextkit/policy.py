@@ -125,6 +125,7 @@ class Policy:
         rules: dict[str | None, ToolRule] = {}
         victims: list[tuple[Segment, str]] = []
         near: list[tuple[Segment, str]] = []
+        small: list[Segment] = []  # never worth pruning under this policy: leave the candidates
         for seg in ledger.open:
             rule = rules.get(seg.tool_name)
             if rule is None:
@@ -132,18 +133,24 @@ class Policy:
             if rule.pin:
                 seg.state, seg.reason = PINNED, "pinned by policy (never pruned)"
                 continue
+            if rule.min_tokens and seg.tokens < rule.min_tokens:
+                seg.reason = f"kept: smaller than {rule.min_tokens} tokens"
+                small.append(seg)
+                continue
             if seg.first_seen >= step or seg.ordinal >= protected_from:
                 continue
             if ledger.n_assistant - seg.turn < self.protect_recent_turns:
-                continue
-            if rule.min_tokens and seg.tokens < rule.min_tokens:
                 continue
             why = _prune_reason(seg, rule, ledger, step, self.tools.get(seg.tool_name or ""))
             if why:
                 victims.append((seg, why))
             elif self.batch_slack and rule.max_age is not None and seg.age(step) > rule.max_age - self.batch_slack:
                 near.append((seg, f"unused for {seg.age(step)} steps (batched with an edit at this step)"))
-        ledger.open = [s for s in ledger.open if s.state == KEPT]
+        if small:
+            gone = set(map(id, small))
+            ledger.open = [s for s in ledger.open if s.state == KEPT and id(s) not in gone]
+        else:
+            ledger.open = [s for s in ledger.open if s.state == KEPT]
         if not victims:
             return []
         victims.extend(near)

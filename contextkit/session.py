@@ -70,6 +70,7 @@ class Session:
         self.prices = dict(prices or {})  # model -> {"input_cost_per_token": ..., "output_cost_per_token": ...}
         self._context_window = context_window
         self._modified: dict[str, Segment] = {}  # handle -> segment sent in a changed form
+        self._edited_assistants: list[Segment] = []
         self._lock = threading.RLock()
         if self.policy.trigger_fraction is not None and model and context_window is None:
             if self._window() is None:
@@ -100,13 +101,13 @@ class Session:
             try:
                 decided = self._decide(step, report)
                 out = self._output(messages)
-                problem = self._problem(out, messages)
+                problem = self._problem(out, messages, decided)
                 if problem:  # take this step's edits back and send what was valid before
                     self._undo(decided, problem)
                     report.pruned = []
                     report.fallback = f"an edit would have made the request invalid ({problem}); edits taken back"
                     out = self._output(messages)
-                    if self._problem(out, messages):
+                    if validity.anthropic_problem(out, messages):
                         out = list(messages)
                         report.fallback = f"the request would have been invalid ({problem}); sent unchanged"
             except Exception as e:  # noqa: BLE001
@@ -137,6 +138,7 @@ class Session:
         seg.sent_tokens = new_tokens
         seg.state, seg.reason, seg.pruned_at = PRUNED, why, step
         self._modified[seg.handle] = seg
+        self.ledger.forget_terms(seg)
         if self.policy.clear_tool_inputs and seg.call_handle:
             self._blank_call(seg)
 
@@ -146,12 +148,14 @@ class Session:
             return
         base = caller.sent_message or self.ledger.original(caller.handle)
         caller.sent_message = without_arguments(base, {seg.tool_call_id})
+        if caller.handle not in self._modified:
+            self._edited_assistants.append(caller)
         self._modified[caller.handle] = caller
 
     def _clear_thinking(self, step: int) -> None:
         keep = self.policy.keep_thinking_turns
         assistants = [s for s in self.ledger.segments if s.role == "assistant" and s.reasoning_tokens]
-        latest_turn = validity.latest_turn_start(self.ledger._snap)
+        latest_turn = self.ledger.last_user + 1
         for seg in assistants[: max(0, len(assistants) - keep)]:
             if seg.index >= latest_turn or seg.reason.startswith("reasoning cleared"):
                 continue
@@ -160,6 +164,8 @@ class Session:
             seg.reason = f"reasoning cleared at step {step} (older than the last {keep} thinking turns)"
             self.ledger.sent_tokens -= seg.reasoning_tokens
             seg.sent_tokens -= seg.reasoning_tokens
+            if seg.handle not in self._modified:
+                self._edited_assistants.append(seg)
             self._modified[seg.handle] = seg
 
     def _output(self, messages: list[dict]) -> list[dict]:
@@ -169,8 +175,32 @@ class Session:
                 out[seg.index] = dict(seg.sent_message)
         return out
 
-    def _problem(self, out: list[dict], original: list[dict]) -> str | None:
-        return validity.anthropic_problem(out, original)
+    def _problem(self, out: list[dict], messages: list[dict], decided: list[Segment]) -> str | None:
+        """The validity check every output gets (field-notes §2 rules, see validity.py).
+
+        The caller's list was checked by the ledger; each edit is checked once, when made, against
+        its original (edits are sticky), and protected messages must be the caller's own objects.
+        After the agent rebuilt its list, the whole output is checked.
+        """
+        led = self.ledger
+        if led.rewound:
+            return validity.anthropic_problem(out, messages)
+        for seg in decided:
+            for s in (seg, led.get(seg.call_handle) if self.policy.clear_tool_inputs and seg.call_handle else None):
+                if s is not None and s.sent_message is not None:
+                    p = validity.edit_problem(led.original(s.handle), s.sent_message)
+                    if p:
+                        return f"messages[{s.index}]: {p}"
+        for i in (0, led.first_user, led.last_user):
+            if 0 <= i < len(out) and out[i] is not messages[i]:
+                return f"messages[{i}]: a protected message (system prompt, task, latest user turn) was edited"
+        turn = led.last_user + 1
+        for s in self._edited_assistants:
+            if s.index >= turn and s.sent_message is not None:
+                o = led.original(s.handle)
+                if any(s.sent_message.get(k) != o.get(k) for k in ("reasoning_content", "thinking_blocks")):
+                    return f"messages[{s.index}]: the latest assistant turn's reasoning was edited"
+        return None
 
     def _undo(self, decided: list[Segment], problem: str) -> None:
         """Take back this step's edits (they would break the request) and never retry them."""

@@ -66,6 +66,28 @@ def anthropic_problem(messages: Sequence[dict], original: Sequence[dict] | None 
     return None
 
 
+def edit_problem(original: dict, edited: dict) -> str | None:
+    """None if an edited message keeps everything pairing depends on, else what it broke.
+
+    Surgery edits a message once and sends the same edit on every later call, so checking each
+    edit when it is made, plus the caller's (already checked) pairing, keeps every output valid
+    under both rule sets without re-reading the whole request on every call.
+    """
+    if edited.get("role") != original.get("role"):
+        return "role changed"
+    if edited.get("tool_call_id") != original.get("tool_call_id"):
+        return "tool_call_id changed"
+    before = [(tc.get("id"), (tc.get("function") or {}).get("name")) for tc in original.get("tool_calls") or ()]
+    after = [(tc.get("id"), (tc.get("function") or {}).get("name")) for tc in edited.get("tool_calls") or ()]
+    if before != after:
+        return "tool calls changed"
+    if edited.get("role") == "tool":
+        c = edited.get("content")
+        if not isinstance(c, str) or not c.strip():
+            return "empty tool result"
+    return None
+
+
 def latest_turn_start(messages: Sequence[dict]) -> int:
     """Index after the last non-tool-result user message: the latest assistant turn runs from here."""
     for i in range(len(messages) - 1, -1, -1):

@@ -1,0 +1,139 @@
+"""How much does `Session.prepare` cost on a long conversation, next to a full token recount?
+
+Builds one conversation of >= 1,500 messages / >= 300k tokens from the shared trajectories
+(their tool rounds chained one after another, ids made unique), replays it call by call as an
+agent would (prepare before every assistant message, so each call adds two messages), and
+prints, side by side in the same run:
+  - the median `prepare()` time of calls that added 2 messages;
+  - the median time of `litellm.token_counter` recounting the same messages in full;
+  - the ledger's memory against the conversation's text size (tracemalloc, a second replay).
+
+    python benchmarks/prepare_overhead.py [--policy default] [--samples 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import contextkit
+
+REPO = Path(__file__).resolve().parents[1]
+TRAJ = REPO.parent / "shared" / "data" / "trajectories"
+
+
+def long_conversation(min_messages: int = 1500, min_tokens: int = 300_000) -> list[dict]:
+    """System + task of the first trajectory, then every trajectory's tool rounds in turn."""
+    from contextkit.tokens import TokenCounter
+
+    count = TokenCounter("gpt-4o").count
+    files = sorted(TRAJ.glob("*.json"))
+    if not files:
+        sys.exit(f"no trajectories in {TRAJ}")
+    first = json.loads(files[0].read_text())["messages"]
+    msgs = [dict(m) for m in first[:2]]
+    tokens = sum(count(m["content"]) for m in msgs)
+    for k, f in enumerate(files):
+        for m in json.loads(f.read_text())["messages"][2:]:
+            m = dict(m)
+            if m["role"] == "user":
+                continue  # format-error nudges: keep the chain a pure tool loop
+            if m.get("tool_calls"):
+                m["tool_calls"] = [
+                    {**tc, "id": f"t{k}_{tc['id']}"} for tc in m["tool_calls"]
+                ]
+            if m.get("tool_call_id"):
+                m["tool_call_id"] = f"t{k}_{m['tool_call_id']}"
+            msgs.append(m)
+            tokens += count(m.get("content") or "")
+        if len(msgs) >= min_messages and tokens >= min_tokens and msgs[-1]["role"] == "tool":
+            break
+    return msgs
+
+
+def text_bytes(msgs: list[dict]) -> int:
+    n = 0
+    for m in msgs:
+        n += len((m.get("content") or "").encode())
+        for tc in m.get("tool_calls") or ():
+            n += len(tc["function"]["name"].encode()) + len(tc["function"]["arguments"].encode())
+    return n
+
+
+def replay_times(msgs: list[dict], policy: str) -> list[tuple[int, float]]:
+    """(messages added, seconds) for every prepare call of an agent-style replay."""
+    s = contextkit.Session(policy, model="gpt-4o", tracing=False)
+    out, prev = [], 0
+    for i, m in enumerate(msgs):
+        if m["role"] != "assistant" or i == 0:
+            continue
+        t0 = time.perf_counter()
+        s.prepare(msgs[:i])
+        out.append((i - prev, time.perf_counter() - t0))
+        prev = i
+    return out
+
+
+def ledger_memory(msgs: list[dict], policy: str) -> int:
+    """Bytes the session holds after the replay: traced memory with it alive minus after `del`.
+    The conversation's own strings belong to the caller and are shared, not counted."""
+    gc.collect()
+    tracemalloc.start()
+    s = contextkit.Session(policy, model="gpt-4o", tracing=False)
+    for i, m in enumerate(msgs):
+        if m["role"] == "assistant" and i > 0:
+            s.prepare(msgs[:i])
+    gc.collect()
+    alive = tracemalloc.get_traced_memory()[0]
+    del s
+    gc.collect()
+    held = alive - tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return held
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--policy", default="default")
+    ap.add_argument("--samples", type=int, default=15, help="full recounts to time (each ~0.1 s)")
+    a = ap.parse_args()
+    msgs = long_conversation()
+    from contextkit.tokens import TokenCounter
+
+    count = TokenCounter("gpt-4o").count
+    total_tokens = sum(count(m.get("content") or "") for m in msgs)
+    print(f"conversation: {len(msgs)} messages, {total_tokens:,} tokens (o200k), {text_bytes(msgs):,} bytes of text")
+
+    times = replay_times(msgs, a.policy)
+    two = [t for added, t in times if added == 2]
+    late = [t for added, t in times[-200:] if added == 2]
+
+    import litellm
+
+    ends = [i for i, m in enumerate(msgs) if m["role"] == "assistant"][-a.samples :]
+    recount = []
+    for i in ends:
+        t0 = time.perf_counter()
+        litellm.token_counter(model="gpt-4o", messages=msgs[:i])
+        recount.append(time.perf_counter() - t0)
+
+    med = statistics.median(two)
+    med_late = statistics.median(late)
+    med_full = statistics.median(recount)
+    held = ledger_memory(msgs, a.policy)
+    tb = text_bytes(msgs)
+    print(f"policy: {a.policy}; prepare calls: {len(times)} ({len(two)} added 2 messages)")
+    print(f"prepare(), 2 messages added: median {med * 1e3:.3f} ms over all calls; {med_late * 1e3:.3f} ms over the last 200 (longest context)")
+    print(f"litellm.token_counter full recount of the same messages: median {med_full * 1e3:.1f} ms ({len(recount)} samples at the end)")
+    print(f"speed-up: {med_full / med_late:.0f}x (last 200 calls), {med_full / med:.0f}x (all calls); target >= 100x")
+    print(f"ledger memory: {held / 1e6:.2f} MB held for {tb / 1e6:.2f} MB of text = {held / tb:.2f}x; target <= 2x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+"""Replay trajectories through policies exactly as the reference judge does, and score every call.
+
+For every assistant message i > 0 of a trajectory, the policy is shown `messages[:i]` (the agent's
+request, earlier real outputs included) and returns what would be sent; one fresh runner (one
+`Session`) per trajectory, called in order. Everything that does not depend on the policy (the
+agent's own request size and cache cost, the evidence each call drew on) is computed once per
+trajectory and shared by all policies; text of unchanged messages is tokenized once.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ..errors import InvalidMessagesError
+from .metrics import TextTokens, cache_cost, evidence, is_valid, message_key, message_text
+from .policies import Runner, resolve_runners
+from .results import EvalResult, StepRow, Totals
+from .trajectories import Trajectory, TrajectoryError, load_trajectories
+
+
+class _Facts:
+    """The policy-independent facts of one trajectory: per message text / tokens / cache key, and
+    per call the agent's own request figures and the evidence its output drew on."""
+
+    def __init__(self, traj: Trajectory, tokens: TextTokens):
+        msgs = traj.messages
+        self.messages = msgs
+        self.tokens = tokens
+        self.index = {id(m): k for k, m in enumerate(msgs)}
+        self.texts = [message_text(m) for m in msgs]
+        self.toks = [tokens(t) + 4 for t in self.texts]
+        self._keys: list[str | None] = [None] * len(msgs)
+        protected: set[str] = set()
+        for k in range(min(2, len(msgs))):
+            if msgs[k].get("role") in ("system", "user"):
+                protected |= evidence(self.texts[k])
+        # per call: (message index, raw tokens, raw cache cost, needed evidence)
+        self.calls: list[tuple[int, int, float, frozenset[str]]] = []
+        tool_evidence: set[str] = set()
+        prev: list[dict] = []
+        running = 0
+        for i, m in enumerate(msgs):
+            role = m.get("role")
+            if role == "tool":
+                tool_evidence |= evidence(self.texts[i])
+            if role != "assistant" or i == 0:
+                continue
+            prefix = msgs[:i]
+            raw = sum(self.toks[running:i]) + (self.calls[-1][1] if self.calls else 0)
+            running = i
+            read = self.lead_tokens(prefix, prev)
+            need = frozenset((evidence(self.texts[i]) & tool_evidence) - protected)
+            self.calls.append((i, raw, cache_cost(read, raw), need))
+            prev = prefix
+
+    def text(self, m: dict) -> str:
+        k = self.index.get(id(m))
+        return self.texts[k] if k is not None else message_text(m)
+
+    def count(self, m: dict) -> int:
+        k = self.index.get(id(m))
+        return self.toks[k] if k is not None else self.tokens.message(m)
+
+    def key(self, m: dict) -> str:
+        k = self.index.get(id(m))
+        if k is None:
+            return message_key(m)
+        if self._keys[k] is None:
+            self._keys[k] = message_key(m)
+        return self._keys[k]  # type: ignore[return-value]
+
+    def lead_tokens(self, sent: Sequence[dict], prev: Sequence[dict]) -> int:
+        """Tokens of the longest leading run of `sent` identical to `prev` (read from the cache)."""
+        n, read = 0, 0
+        for a, b in zip(sent, prev):
+            if a is not b and self.key(a) != self.key(b):
+                break
+            read += self.count(a)
+            n += 1
+        return read
+
+
+def replay(traj: Trajectory, runner: Runner, facts: _Facts, totals: Totals, rows: list[StepRow] | None) -> None:
+    """Replay one trajectory under one policy, adding every call to `totals` (and `rows`)."""
+    prepare, session = runner.start()
+    msgs = traj.messages
+    prev: list[dict] = []
+    totals.trajectories += 1
+    for step, (i, raw, raw_cost, need) in enumerate(facts.calls, 1):
+        t0 = time.perf_counter()
+        try:
+            sent = prepare(msgs[:i])
+        except InvalidMessagesError as e:
+            raise TrajectoryError(f"{traj.path or traj.id}: the request before messages[{i}] is malformed: {e}") from e
+        spent = time.perf_counter() - t0
+        sizes = [facts.count(m) for m in sent]
+        total = sum(sizes)
+        read = facts.lead_tokens(sent, prev)
+        prev = sent
+        kept = 0
+        if need:
+            present = "\n".join(facts.text(m) for m in sent)
+            kept = sum(1 for t in need if t in present)
+        pruned, note = 0, ""
+        if session is not None and session.reports:
+            rep = session.reports[-1]
+            pruned, note = len(rep.pruned), rep.error or rep.fallback or ""
+        row = StepRow(
+            policy=runner.label,
+            trajectory=traj.id,
+            step=step,
+            message_index=i,
+            raw_tokens=raw,
+            input_tokens=total,
+            cache_read_tokens=read,
+            cache_cost=cache_cost(read, total),
+            raw_cache_cost=raw_cost,
+            needed=len(need),
+            kept=kept,
+            valid=is_valid(sent),
+            pruned=pruned,
+            note=note,
+        )
+        totals.add_step(row, spent)
+        if rows is not None:
+            rows.append(row)
+
+
+def evaluate(
+    trajectories: Any,
+    policies: Any = None,
+    *,
+    progress: bool = False,
+    keep_steps: bool = True,
+) -> EvalResult:
+    """Replay `trajectories` through `policies` and score them as the reference judge does.
+
+    `trajectories`: Trajectory objects, dicts in the shared JSON format, or paths (files, directories,
+    trace stores). `policies`: a list of specs, each 'raw', a preset name, a policy file path, a
+    `Policy`, a config dict, or a factory returning a `messages -> messages` function; or a
+    {label: spec} dict to name them; None means raw + every preset. `progress` shows a tqdm bar on
+    stderr. `keep_steps=False` keeps only the sums (for very large stores).
+    """
+    started = time.perf_counter()
+    runners = resolve_runners(policies)
+    trajs = _trajectories(trajectories)
+    tokens = TextTokens()
+    totals = {r.label: Totals(r.label) for r in runners}
+    per_traj: list[Totals] = []
+    rows: list[StepRow] | None = [] if keep_steps else None
+    bar = _progress_bar(sum(t.steps for t in trajs) * len(runners), progress)
+    try:
+        for traj in trajs:
+            facts = _Facts(traj, tokens)
+            for r in runners:
+                t = Totals(r.label, trajectory=traj.id)
+                replay(traj, r, facts, t, rows)
+                per_traj.append(t)
+                totals[r.label].add(t)
+                if bar is not None:
+                    bar.update(t.steps)
+    finally:
+        if bar is not None:
+            bar.close()
+    return EvalResult(
+        policies=[r.label for r in runners],
+        totals=totals,
+        per_trajectory=per_traj,
+        steps=rows or [],
+        trajectories=[t.id for t in trajs],
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _trajectories(spec: Any) -> list[Trajectory]:
+    if isinstance(spec, (str, os.PathLike)):
+        return load_trajectories(spec)
+    out: list[Trajectory] = []
+    for k, item in enumerate(spec if isinstance(spec, Iterable) else [spec]):
+        if isinstance(item, Trajectory):
+            out.append(item)
+        elif isinstance(item, Mapping):
+            out.append(Trajectory.from_dict(dict(item), f"trajectories[{k}]"))
+        elif isinstance(item, (str, os.PathLike)):
+            out.extend(load_trajectories(item))
+        else:
+            raise TrajectoryError(f"trajectories[{k}]: expected a Trajectory, a dict or a path, got {type(item).__name__}")
+    return out
+
+
+def _progress_bar(total: int, enabled: bool):
+    if not enabled or total == 0:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="call", desc="contextkit eval", file=sys.stderr, leave=False)
