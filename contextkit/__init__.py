@@ -31,6 +31,7 @@ _LAZY = {
     "wrap": "contextkit.calls",
     "Budget": "contextkit.guards",
     "LoopGuard": "contextkit.guards",
+    "evaluate": "contextkit.evaluation",
 }
 
 
@@ -61,6 +62,7 @@ __all__ = [
     "wrap",
     "Budget",
     "LoopGuard",
+    "evaluate",
     "BudgetExceeded",
     "LoopDetected",
     "ContextkitError",
