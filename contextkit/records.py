@@ -75,6 +75,9 @@ class StepRecord:
     error: str | None = None  # "RateLimitError: ..." when the call failed
     guard_events: list[GuardEvent] = field(default_factory=list)
     prepare: PrepareReport | None = None
+    time_to_first_token_ms: float | None = None  # streams: from the call to the first chunk
+    chunks: int | None = None  # streams: chunks the caller received
+    stream_complete: bool | None = None  # streams: False if it failed or was closed before its end
 
 
 @dataclass
