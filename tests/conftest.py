@@ -15,3 +15,19 @@ def trajectories() -> list[dict]:
     if not files:
         pytest.fail(f"no trajectories under {TRAJECTORIES} (../shared must sit beside the repo)")
     return [json.loads(f.read_text()) for f in files]
+
+
+@pytest.fixture
+def openai_server():
+    """A scriptable OpenAI-compatible server on 127.0.0.1 that records every request (tests/openai_server.py).
+
+    `server.base_url` (api_base for litellm with model="openai/<name>", api_key="sk-test"),
+    `server.script(Reply.text(...), Reply.error(429), ...)`, `server.requests` / `server.last`.
+    """
+    from openai_server import OpenAIServer
+
+    server = OpenAIServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -1,0 +1,427 @@
+"""Model calls through a session: the one-line change at a `litellm.completion` call site.
+
+    response = session.completion(model=..., messages=messages, tools=tools)   # was litellm.completion
+    completion = contextkit.wrap(litellm.completion)                           # or wrap your own callable
+
+Each call: check the session's config, `session.prepare(messages)` (malformed input raises here,
+before anything is sent), the guards (budget from a pre-call estimate, loop detection), then
+litellm with exactly the caller's arguments and the pruned messages. The caller gets litellm's
+own response back; a stream is passed through chunk by chunk (contextkit/streaming.py). Then one
+`StepRecord` goes to `session.record_step` (observers, tracing). Provider faults are recorded on
+the step and re-raised exactly as litellm raised them; contextkit's own bookkeeping fails open.
+
+Usage on streams: for OpenAI-compatible servers that litellm does not ask itself (a custom
+`api_base`), contextkit asks via `extra_body={"stream_options": {"include_usage": True}}` rather
+than `stream_options=`. litellm then treats the call as one without stream_options, exactly as
+for api.openai.com where it asks the server itself: the caller's iterator yields the same chunks
+as without it (no extra usage-only chunk) and the usage reaches the last chunk's hidden params.
+`Session.stream_usage = False` turns this off; a server that rejects the field (HTTP 400 naming
+stream_options) is asked again without it, once, and the session stops asking. Without provider
+usage, tokens are counted locally and the step is marked `usage_estimated`.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import logging
+import re
+import time
+from typing import Any, Callable
+
+from . import cost as _cost
+from . import guards as _guards
+from .records import StepRecord
+from .streaming import RecordingStream
+
+log = logging.getLogger("contextkit")
+
+# Keys never copied into invocation_params (credentials, clients, anything that may carry a secret).
+_SECRET = re.compile(r"(^|_)(api_key|key|secret|password|token|credentials?|headers|client|authorization)$|^aws_|^vertex_credentials", re.I)
+_NOT_PARAMS = frozenset({"messages", "tools", "model"})
+_OPENAI_SDK_PROVIDERS = frozenset({"openai", "custom_openai"})  # extra_body goes into the request body as is
+_MAX_ERROR = 2000
+
+
+# ---------------------------------------------------------------------- public entry points
+
+
+def complete(session: Any, **kwargs: Any) -> Any:
+    """`litellm.completion(**kwargs)` through `session` (what `Session.completion` calls)."""
+    import litellm
+
+    return _call(session, litellm.completion, kwargs)
+
+
+async def acomplete(session: Any, **kwargs: Any) -> Any:
+    """`litellm.acompletion(**kwargs)` through `session` (what `Session.acompletion` calls)."""
+    import litellm
+
+    return await _acall(session, litellm.acompletion, kwargs)
+
+
+def wrap(fn: Callable[..., Any], session: Any = None, **session_kwargs: Any) -> Callable[..., Any]:
+    """Wrap a litellm-compatible completion callable (`litellm.completion`, `litellm.acompletion`,
+    `router.completion`, ...) so every call goes through a session. The wrapper takes the same
+    arguments and returns what `fn` returns; `wrapper.session` is the session.
+
+    `session`: an existing `Session`; otherwise one is made from `session_kwargs` (policy, model,
+    budget, loop_guard, prices, tracing, ...), so a bad policy config raises here, at wrap time.
+    """
+    if not callable(fn):
+        raise TypeError(f"wrap() expects a callable such as litellm.completion, got {type(fn).__name__}")
+    if session is not None and session_kwargs:
+        raise TypeError(f"wrap(): pass either session= or Session arguments ({', '.join(session_kwargs)}), not both")
+    if session is None:
+        from .session import Session
+
+        session = Session(**session_kwargs)
+
+    if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None)):
+
+        @functools.wraps(fn)
+        async def awrapped(*args: Any, **kwargs: Any) -> Any:
+            return await _acall(session, fn, _with_positional(args, kwargs))
+
+        awrapped.session = session  # type: ignore[attr-defined]
+        return awrapped
+
+    @functools.wraps(fn)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        return _call(session, fn, _with_positional(args, kwargs))
+
+    wrapped.session = session  # type: ignore[attr-defined]
+    return wrapped
+
+
+def _with_positional(args: tuple, kwargs: dict) -> dict:
+    """litellm's signature is completion(model, messages=..., ...): map up to two positionals."""
+    if not args:
+        return kwargs
+    if len(args) > 2:
+        raise TypeError(f"completion() takes at most 2 positional arguments (model, messages), got {len(args)}")
+    out = dict(kwargs)
+    for name, value in zip(("model", "messages"), args):
+        if name in out:
+            raise TypeError(f"completion() got multiple values for argument {name!r}")
+        out[name] = value
+    return out
+
+
+# ---------------------------------------------------------------------- the call
+
+
+def _call(session: Any, fn: Callable[..., Any], kwargs: dict) -> Any:
+    step = _Step(session, kwargs)
+    while True:
+        try:
+            response = fn(**step.kwargs)
+            break
+        except Exception as e:
+            if step.retry_without_stream_usage(e):
+                continue
+            step.failed(e)
+            raise
+    return step.finished(response)
+
+
+async def _acall(session: Any, fn: Callable[..., Any], kwargs: dict) -> Any:
+    step = _Step(session, kwargs)
+    while True:
+        try:
+            response = await fn(**step.kwargs)
+            break
+        except BaseException as e:  # includes CancelledError: the step is recorded, then it propagates
+            if isinstance(e, Exception) and step.retry_without_stream_usage(e):
+                continue
+            step.failed(e)
+            raise
+    return step.finished(response)
+
+
+class _Step:
+    """One model call in flight: the request as sent, and how to record it when it ends."""
+
+    def __init__(self, session: Any, kwargs: dict):
+        _guards.check_config(session.budget, session.loop_guard)
+        if session.prices:
+            _cost.check_prices(session.prices)
+        self.started_at, self.t0 = time.time(), time.perf_counter()
+        kwargs = dict(kwargs)
+        if not kwargs.get("model") and session.model:
+            kwargs["model"] = session.model
+        self.session = session
+        self.events: list = []
+        self.model = str(kwargs.get("model") or "")
+        messages = kwargs.get("messages")
+        sent = session.prepare(messages)  # InvalidMessagesError here: nothing has been sent
+        self.report = session.reports[-1] if session.reports else None
+        self.step = session.step
+        kwargs["messages"] = sent
+        self.kwargs = kwargs
+        self.stream = bool(kwargs.get("stream"))
+        self._input_estimate: int | None = None
+        api_base = kwargs.get("api_base") or kwargs.get("base_url")
+        self.bare, self.provider = _cost.resolve_provider(self.model, kwargs.get("custom_llm_provider"), api_base)
+        self.asked_usage = self._ask_stream_usage(api_base)
+        self._guard()
+        self.started_at = time.time()
+        self.t0 = time.perf_counter()
+
+    # ------------------------------------------------------------------ before the call
+
+    def _ask_stream_usage(self, api_base: str | None) -> bool:
+        """Ask an OpenAI-compatible server for usage on a stream (see the module docstring)."""
+        kw = self.kwargs
+        if not self.stream or kw.get("stream_options") is not None or not getattr(self.session, "stream_usage", True):
+            return False
+        if self.provider not in _OPENAI_SDK_PROVIDERS or not api_base or _openai_itself(api_base):
+            return False  # litellm asks api.openai.com itself; other providers report usage on their own
+        extra = kw.get("extra_body")
+        if extra is not None and (not isinstance(extra, dict) or "stream_options" in extra):
+            return False
+        kw["extra_body"] = {**(extra or {}), "stream_options": {"include_usage": True}}
+        return True
+
+    def retry_without_stream_usage(self, err: Exception) -> bool:
+        """The server refused the stream_options field we added: send once more without it."""
+        if not self.asked_usage or getattr(err, "status_code", None) not in (400, 422) or "stream_options" not in str(err):
+            return False
+        self.asked_usage = False
+        extra = {k: v for k, v in self.kwargs["extra_body"].items() if k != "stream_options"}
+        if extra:
+            self.kwargs["extra_body"] = extra
+        else:
+            del self.kwargs["extra_body"]
+        self.session.stream_usage = False
+        log.info("contextkit: %s rejected stream_options; streams of this session are counted locally", self.model)
+        return True
+
+    def input_estimate(self) -> int:
+        """contextkit's count of the request as sent: the pruned messages plus the tool definitions."""
+        if self._input_estimate is None:
+            n = self.report.tokens_after if self.report is not None else 0
+            tools = self.kwargs.get("tools")
+            if tools:
+                try:
+                    n += self.session.ledger.counter.count(json.dumps(tools, ensure_ascii=False, default=str))
+                except Exception:  # noqa: BLE001 - an estimate
+                    pass
+            self._input_estimate = n
+        return self._input_estimate
+
+    def _guard(self) -> None:
+        budget, loop_guard = self.session.budget, self.session.loop_guard
+        if budget is None and loop_guard is None:
+            return
+        if budget is not None:
+            self.events += budget.check(_guards.spent(self.session.steps), self._estimate(budget), self.step)
+        if loop_guard is not None:
+            self.events += loop_guard.check(self.session, self.step)
+        if not self.events:
+            return
+        exc = _guards.act(self.events, budget, loop_guard)
+        if exc is not None:
+            self._record(self._base(error=f"{type(exc).__name__}: {exc}"))
+            raise exc
+
+    def _estimate(self, budget: Any) -> _guards.Estimate:
+        out = self.kwargs.get("max_completion_tokens") or self.kwargs.get("max_tokens") or 0
+        inp = self.input_estimate()
+        dollars = None
+        if budget.max_dollars is not None:
+            rates = _cost.per_token(self.model, self.provider, self.bare, self.session.prices)
+            if rates is None:
+                from .errors import PolicyConfigError
+
+                raise PolicyConfigError(
+                    f"max_dollars needs a price for {self.model!r}: {_cost.why_unpriced(self.model, self.provider, self.bare)}",
+                    "Budget.max_dollars",
+                )
+            dollars = inp * rates[0] + int(out) * rates[1]
+        return _guards.Estimate(inp, int(out), dollars)
+
+    # ------------------------------------------------------------------ after the call
+
+    def failed(self, err: BaseException) -> None:
+        try:
+            text = f"{type(err).__name__}: {err}"
+            self._record(self._base(error=text[:_MAX_ERROR]))
+        except Exception as e:  # noqa: BLE001
+            log.warning("contextkit could not record a failed step: %s", e)
+
+    def finished(self, response: Any) -> Any:
+        if self.stream and not hasattr(response, "choices") and (hasattr(response, "__next__") or hasattr(response, "__anext__")):
+            return RecordingStream(response, self._stream_ended)
+        try:
+            self._record(self._from_response(response))
+        except Exception as e:  # noqa: BLE001 - never break the agent over bookkeeping
+            log.warning("contextkit could not read the response of step %s: %s", self.step, e)
+            self._record(self._base(cost_note=f"contextkit could not read the response: {type(e).__name__}: {e}"))
+        return response
+
+    def _from_response(self, response: Any) -> StepRecord:
+        rec = self._base()
+        choices = getattr(response, "choices", None) or []
+        choice = choices[0] if choices else None
+        message = getattr(choice, "message", None) if choice is not None else None
+        rec.response_message = _message_dict(message) if message is not None else None
+        rec.finish_reason = getattr(choice, "finish_reason", None) if choice is not None else None
+        rec.response_model = getattr(response, "model", None)
+        self._account(rec, _cost.usage_from(getattr(response, "usage", None)))
+        return rec
+
+    def _stream_ended(self, chunks: list, stream: Any, error: BaseException | None, finished: bool, first_at: float | None) -> None:
+        try:
+            rec = self._base(error=f"{type(error).__name__}: {error}"[:_MAX_ERROR] if error is not None else None)
+            rec.chunks = len(chunks)
+            rec.stream_complete = finished
+            if first_at is not None:
+                rec.time_to_first_token_ms = (first_at - self.t0) * 1000
+            built = _build(chunks, self.provider)
+            if built is not None:
+                choice = built.choices[0] if built.choices else None
+                rec.response_message = _message_dict(choice.message) if choice is not None else None
+                rec.finish_reason = (getattr(choice, "finish_reason", None) if finished else None) if choice else None
+            rec.response_model = getattr(chunks[0], "model", None) if chunks else None
+            self._account(rec, _stream_usage(chunks, stream))
+        except Exception as e:  # noqa: BLE001
+            log.warning("contextkit could not read the stream of step %s: %s", self.step, e)
+            rec = self._base(cost_note=f"contextkit could not read the stream: {type(e).__name__}: {e}")
+        self._record(rec)
+
+    def _account(self, rec: StepRecord, usage: _cost.Usage | None) -> None:
+        """Tokens (provider first, else counted locally) and their cost."""
+        if usage is None or (usage.input_tokens == 0 and usage.output_tokens == 0):
+            usage = _cost.Usage(self.input_estimate(), _output_tokens(self.session, rec.response_message), estimated=True)
+        rec.input_tokens, rec.output_tokens = usage.input_tokens, usage.output_tokens
+        rec.reasoning_tokens, rec.usage_estimated = usage.reasoning_tokens, usage.estimated
+        rec.cache_read_tokens, rec.cache_write_tokens = usage.cache_read_tokens, usage.cache_write_tokens
+        c = _cost.step_cost(self.model, self.provider, self.bare, usage, self.session.prices)
+        rec.cost_usd, rec.input_cost_usd, rec.output_cost_usd, rec.cost_note = c.total, c.input, c.output, c.note
+        rates = _cost.per_token(self.model, self.provider, self.bare, self.session.prices)
+        rec.saved_usd = max(rec.tokens_before - rec.tokens_after, 0) * rates[0] if rates else None
+
+    def _base(self, error: str | None = None, cost_note: str | None = None) -> StepRecord:
+        report = self.report
+        return StepRecord(
+            step=self.step,
+            model=self.model,
+            started_at=self.started_at,
+            latency_ms=(time.perf_counter() - self.t0) * 1000,
+            provider=self.provider,
+            messages_sent=self.kwargs["messages"],
+            tools=self.kwargs.get("tools"),
+            invocation_params=_params(self.kwargs),
+            stream=self.stream,
+            tokens_before=report.tokens_before if report is not None else 0,
+            tokens_after=report.tokens_after if report is not None else 0,
+            error=error,
+            cost_note=cost_note,
+            guard_events=list(self.events),
+            prepare=report,
+        )
+
+    def _record(self, rec: StepRecord) -> None:
+        self.session.record_step(rec)
+
+
+# ---------------------------------------------------------------------- reading responses
+
+
+def _openai_itself(api_base: str) -> bool:
+    try:
+        from litellm.llms.openai.common_utils import is_openai_backed_api_base
+
+        return is_openai_backed_api_base(api_base)
+    except Exception:  # noqa: BLE001 - an older or newer litellm: decide by the host name
+        return "api.openai.com" in api_base
+
+
+def _params(kwargs: dict) -> dict:
+    """The call's parameters as recorded: JSON-friendly values only, never credentials."""
+    out = {}
+    for k, v in kwargs.items():
+        if k in _NOT_PARAMS or _SECRET.search(k):
+            continue
+        if v is None or isinstance(v, (str, int, float, bool)):
+            out[k] = v
+        elif isinstance(v, (dict, list, tuple)):
+            try:
+                json.dumps(v)
+                out[k] = v
+            except (TypeError, ValueError):
+                out[k] = repr(v)[:200]
+        else:
+            out[k] = f"<{type(v).__name__}>"
+    return out
+
+
+def _message_dict(msg: Any) -> dict:
+    """The assistant message as a plain dict: content, reasoning, thinking blocks, tool calls."""
+    get = msg.get if isinstance(msg, dict) else (lambda k, d=None: getattr(msg, k, d))
+    out: dict[str, Any] = {"role": get("role") or "assistant", "content": get("content")}
+    calls = get("tool_calls")
+    if calls:
+        out["tool_calls"] = [_tool_call_dict(tc) for tc in calls]
+    fc = get("function_call")
+    if fc:
+        out["function_call"] = {"name": _field(fc, "name"), "arguments": _field(fc, "arguments")}
+    reasoning = get("reasoning_content")
+    if reasoning:
+        out["reasoning_content"] = reasoning
+    blocks = get("thinking_blocks")
+    if blocks:
+        out["thinking_blocks"] = [dict(b) if not isinstance(b, dict) else b for b in blocks]
+    return out
+
+
+def _field(obj: Any, name: str) -> Any:
+    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+
+
+def _tool_call_dict(tc: Any) -> dict:
+    fn = _field(tc, "function")
+    return {
+        "id": _field(tc, "id"),
+        "type": _field(tc, "type") or "function",
+        "function": {"name": _field(fn, "name"), "arguments": _field(fn, "arguments")},
+    }
+
+
+def _output_tokens(session: Any, message: dict | None) -> int:
+    if not message:
+        return 0
+    count = session.ledger.counter.count
+    n = count(message.get("content") if isinstance(message.get("content"), str) else "")
+    n += count(message.get("reasoning_content") or "")
+    for tc in message.get("tool_calls") or ():
+        n += count(tc["function"].get("name") or "") + count(tc["function"].get("arguments") or "")
+    return n
+
+
+def _build(chunks: list, provider: str | None) -> Any:
+    """The whole message from the chunks the caller saw, assembled by litellm."""
+    if not chunks:
+        return None
+    import litellm
+
+    first = chunks[0]
+    model = getattr(first, "model", None)
+    if provider and isinstance(model, str) and model and not model.startswith(provider + "/"):
+        # litellm resolves the provider from the first chunk's model name and prints a
+        # "Provider List" banner when it cannot; name it as the call did (a copy: never the caller's chunk)
+        first = first.model_copy(update={"model": f"{provider}/{model}"})
+    return litellm.stream_chunk_builder([first, *chunks[1:]], count_prompt_tokens=lambda: 0)
+
+
+def _stream_usage(chunks: list, stream: Any) -> _cost.Usage | None:
+    """The provider's usage for a stream: from the chunks the caller saw (when it asked with
+    stream_options), else from those litellm kept aside (usage-only chunks it does not yield)."""
+    for source in (chunks, getattr(stream, "chunks", None) or ()):
+        for chunk in reversed(source):
+            usage = _cost.usage_from(getattr(chunk, "usage", None))
+            if usage is not None and (usage.input_tokens or usage.output_tokens):
+                return usage
+    return None
