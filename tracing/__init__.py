@@ -1,0 +1,46 @@
+"""contextkit's tracing: OpenTelemetry spans of every run, step, context decision and tool call,
+into an embedded DuckDB store by default and over OTLP (Phoenix, Datadog, any collector) on request.
+
+A `contextkit.Session` uses it by itself (`contextkit.observers.default_observers`). Configure it
+with the environment (`CONTEXTKIT_TRACE_DB`, `CONTEXTKIT_TRACING=off`, `OTEL_EXPORTER_OTLP_*`,
+`OTEL_SERVICE_NAME`, `DD_API_KEY` + `DD_SITE`, `OPENINFERENCE_HIDE_*`) or in code:
+
+    import tracing
+    tracing.configure(db_path="runs.duckdb", tracer_provider=my_provider)
+    store = tracing.TraceStore("runs.duckdb")     # read it back (docs/trace-store.md)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import OTLPSettings, TracingConfig, TracingConfigError
+from .provider import Tracing, configure, current, litellm_instrumented, shutdown
+from .store import StoreBusyError, TraceStore
+
+__all__ = [
+    "session_observer",
+    "configure",
+    "flush",
+    "shutdown",
+    "current",
+    "TraceStore",
+    "StoreBusyError",
+    "TracingConfig",
+    "TracingConfigError",
+    "OTLPSettings",
+    "Tracing",
+    "litellm_instrumented",
+]
+
+
+def session_observer(session: Any):
+    """The observer that traces `session` (called by contextkit when a Session is created)."""
+    from .spans import RunObserver
+
+    return RunObserver(current(), session)
+
+
+def flush(timeout: float = 5.0) -> bool:
+    """Build every pending span and write/export them now; False if `timeout` ran out first."""
+    return current().flush(timeout)

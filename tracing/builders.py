@@ -1,0 +1,346 @@
+"""Attribute sets built off the agent's thread, from contextkit's plain records.
+
+The agent thread only captures references (the record, the ledger's segment fields as tuples, the
+parent context); everything here (flattening messages into `llm.input_messages.*`, JSON, secret
+masking) runs on the tracing worker. A `RunState` remembers, per run, what was already sent out
+(originals, edited forms, tool schemas), so each step carries only what changed in
+`contextkit.new_segments.*` / `contextkit.edits.*`, while the LLM span stays self-contained.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import Any
+
+from contextkit.records import PrepareReport, StepRecord, ToolRecord
+
+from . import conventions as C
+from .privacy import REDACTED, Masker
+
+# The Segment fields captured on the agent thread (one C-level call per segment).
+SEG_FIELDS = (
+    "handle", "index", "role", "kind", "tool_name", "tool_call_id", "tokens", "sent_tokens",
+    "reasoning_tokens", "first_seen", "last_used", "used_count", "state", "reason", "superseded_by",
+    "pruned_at", "sent_message",
+)
+seg_getter = attrgetter(*SEG_FIELDS)
+_I = {name: i for i, name in enumerate(SEG_FIELDS)}
+
+
+def dumps(v: Any) -> str:
+    return json.dumps(v, ensure_ascii=False, default=str, separators=(",", ":"))
+
+
+@dataclass
+class RunState:
+    """What the worker remembers about one run (dropped when the run ends)."""
+
+    run_id: str
+    masker: Masker
+    base: dict = field(default_factory=dict)  # attributes every span of the run carries
+    known: set = field(default_factory=set)  # handles whose original went out
+    edits: dict = field(default_factory=dict)  # handle -> the sent_message object last sent out
+    tools_obj: Any = None
+    tools_attrs: dict = field(default_factory=dict)
+    tools_flat: dict = field(default_factory=dict)
+    steps: int = 0
+
+
+# ---------------------------------------------------------------------------- context_prune (CHAIN)
+
+
+def context_attributes(st: RunState, report: PrepareReport, rows: list[tuple], ledger: Any, policy: str) -> dict:
+    """The CHAIN span of one `prepare`: decisions, tokens before/after, the manifest, new contents."""
+    step = report.step
+    a = dict(st.base)
+    a[C.SPAN_KIND] = C.CHAIN
+    a[C.OPERATION] = C.OP_PRUNE
+    a[C.CK_STEP] = step
+    a[C.CK_POLICY] = policy
+    a[C.CK_MESSAGES] = report.messages
+    a[C.CK_TOKENS_BEFORE] = report.tokens_before
+    a[C.CK_TOKENS_AFTER] = report.tokens_after
+    a[C.CK_TOKENS_SAVED] = report.tokens_before - report.tokens_after
+    a[C.CK_PREPARE_MS] = float(report.duration_ms)
+    if report.pruned:
+        a[C.CK_PRUNED_HANDLES] = [h for h, _ in report.pruned]
+        a[C.CK_PRUNED_REASONS] = [st.masker.text(r) for _, r in report.pruned]
+    if report.fallback:
+        a[C.CK_FALLBACK] = report.fallback
+    if report.error:
+        a[C.CK_ERROR] = report.error
+    a[C.INPUT_VALUE] = dumps({"messages": report.messages, "tokens": report.tokens_before})
+    a[C.INPUT_MIME] = C.JSON_MIME
+    a[C.OUTPUT_VALUE] = dumps({"tokens": report.tokens_after, "pruned": [h for h, _ in report.pruned]})
+    a[C.OUTPUT_MIME] = C.JSON_MIME
+    if rows:
+        _manifest(a, rows, step)
+        _contents(a, st, rows, ledger)
+    return a
+
+
+def _manifest(a: dict, rows: list[tuple], step: int) -> None:
+    cols = list(zip(*rows))
+    for name in C.SEG_STR_FIELDS:
+        a[C.SEG + name] = ["" if v is None else str(v) for v in cols[_I[name]]]
+    for name in C.SEG_INT_FIELDS:
+        if name == "age":
+            a[C.SEG + "age"] = [step - v for v in cols[_I["last_used"]]]
+        else:
+            a[C.SEG + name] = [-1 if v is None else int(v) for v in cols[_I[name]]]
+    a[C.SEG + "edited"] = [v is not None for v in cols[_I["sent_message"]]]
+
+
+def _contents(a: dict, st: RunState, rows: list[tuple], ledger: Any) -> None:
+    hide = st.masker.hide_input_text
+    new_h, new_m, ed_h, ed_m = [], [], [], []
+    ih, isent = _I["handle"], _I["sent_message"]
+    for r in rows:
+        h = r[ih]
+        if h not in st.known:
+            original = ledger.original(h)
+            if original is not None:
+                st.known.add(h)
+                new_h.append(h)
+                new_m.append(dumps(st.masker.message(original, hide_text=hide)))
+        sent = r[isent]
+        if sent is not None and st.edits.get(h) is not sent:
+            st.edits[h] = sent
+            ed_h.append(h)
+            ed_m.append(dumps(st.masker.message(sent, hide_text=hide)))
+        elif sent is None and h in st.edits:
+            del st.edits[h]  # sent in its original form again (reinstated)
+    if new_h:
+        a[C.NEW_SEG_HANDLES] = new_h
+        a[C.NEW_SEG_MESSAGES] = new_m
+    if ed_h:
+        a[C.EDIT_HANDLES] = ed_h
+        a[C.EDIT_MESSAGES] = ed_m
+
+
+# ---------------------------------------------------------------------------- chat (LLM)
+
+
+def llm_attributes(st: RunState, rec: StepRecord, *, full_messages: bool, llm_kind: bool) -> dict:
+    """The span of one model call. `full_messages`: flatten every message sent (for OTLP viewers);
+    `llm_kind`: False when another instrumentation already makes this call's LLM span."""
+    m = st.masker
+    a = dict(st.base)
+    a[C.SPAN_KIND] = C.LLM if llm_kind else C.CHAIN
+    a[C.OPERATION] = C.OP_CHAT if llm_kind else "contextkit_step"
+    if not llm_kind:
+        a[C.CK_LLM_SPANS_SUPPRESSED] = True
+    a[C.CK_STEP] = rec.step
+    a[C.MODEL_NAME] = rec.model
+    a[C.REQUEST_MODEL] = rec.model
+    if rec.response_model:
+        a[C.RESPONSE_MODEL] = rec.response_model
+    if rec.provider:
+        a[C.PROVIDER] = rec.provider
+        a[C.PROVIDER_NAME] = rec.provider
+        a[C.SYSTEM] = rec.provider
+    params = rec.invocation_params or {}
+    if params and not m.hide.hide_llm_invocation_parameters:
+        a[C.INVOCATION_PARAMETERS] = dumps(m.value(params))
+    for key, attr in (("temperature", C.REQUEST_TEMPERATURE), ("max_tokens", C.REQUEST_MAX_TOKENS), ("top_p", C.REQUEST_TOP_P)):
+        v = params.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            a[attr] = v
+    a[C.REQUEST_STREAM] = bool(rec.stream)
+    a[C.CK_STREAM] = bool(rec.stream)
+    a[C.CK_MESSAGES] = len(rec.messages_sent)
+    a[C.CK_TOKENS_BEFORE] = rec.tokens_before
+    a[C.CK_TOKENS_AFTER] = rec.tokens_after
+    a[C.CK_LATENCY_MS] = float(rec.latency_ms)
+    if full_messages and not m.hide_input_messages:
+        _flatten_messages(a, C.INPUT_MESSAGES, rec.messages_sent, m, m.hide_input_text)
+    if rec.tools and not (m.hide.hide_inputs or m.hide.hide_llm_tools):
+        a.update(_tools(st, rec.tools, full_messages))
+    out = rec.response_message
+    if out:
+        masked_out = m.message(out, hide_text=m.hide_output_text)
+        a[C.CK_OUTPUT_MESSAGE] = dumps(masked_out)
+        if not m.hide_output_messages:
+            _flatten_message(a, f"{C.OUTPUT_MESSAGES}.0.", masked_out)
+        text = out.get("content")
+        if isinstance(text, str) and text:
+            a[C.OUTPUT_VALUE] = masked_out.get("content")
+            a[C.OUTPUT_MIME] = C.TEXT_MIME
+    _usage(a, rec, llm_kind)
+    if rec.finish_reason:
+        a[C.FINISH_REASONS] = [rec.finish_reason]
+        a[C.FINISH_REASON] = rec.finish_reason
+    if rec.error:
+        a[C.CK_ERROR] = m.text(rec.error)
+    if rec.guard_events:
+        a[C.CK_GUARD_EVENTS] = dumps([ev.__dict__ for ev in rec.guard_events])
+    return a
+
+
+def _usage(a: dict, rec: StepRecord, llm_kind: bool) -> None:
+    usage = {
+        "input_tokens": rec.input_tokens,
+        "output_tokens": rec.output_tokens,
+        "reasoning_tokens": rec.reasoning_tokens,
+        "cache_read_tokens": rec.cache_read_tokens,
+        "cache_write_tokens": rec.cache_write_tokens,
+    }
+    for k, v in usage.items():
+        if v is not None:
+            a["contextkit.usage." + k] = int(v)
+    a[C.CK_USAGE_ESTIMATED] = bool(rec.usage_estimated)
+    for k in ("cost_usd", "input_cost_usd", "output_cost_usd", "saved_usd"):
+        v = getattr(rec, k)
+        if v is not None:
+            a["contextkit." + k] = float(v)
+    if rec.cost_note:
+        a[C.CK_COST_NOTE] = rec.cost_note
+    if not llm_kind:
+        return  # the other instrumentation's LLM span reports tokens; counting them twice is the bug
+    if rec.input_tokens is not None:
+        a[C.TOKENS_PROMPT] = a[C.USAGE_INPUT] = int(rec.input_tokens)
+    if rec.output_tokens is not None:
+        a[C.TOKENS_COMPLETION] = a[C.USAGE_OUTPUT] = int(rec.output_tokens)
+    if rec.input_tokens is not None and rec.output_tokens is not None:
+        a[C.TOKENS_TOTAL] = int(rec.input_tokens) + int(rec.output_tokens)
+    if rec.cache_read_tokens is not None:
+        a[C.TOKENS_CACHE_READ] = a[C.USAGE_CACHE_READ] = int(rec.cache_read_tokens)
+    if rec.cache_write_tokens is not None:
+        a[C.TOKENS_CACHE_WRITE] = a[C.USAGE_CACHE_WRITE] = int(rec.cache_write_tokens)
+    if rec.reasoning_tokens is not None:
+        a[C.TOKENS_REASONING] = a[C.USAGE_REASONING] = int(rec.reasoning_tokens)
+    if rec.input_cost_usd is not None:
+        a[C.COST_PROMPT] = float(rec.input_cost_usd)
+    if rec.output_cost_usd is not None:
+        a[C.COST_COMPLETION] = float(rec.output_cost_usd)
+    if rec.cost_usd is not None:
+        a[C.COST_TOTAL] = float(rec.cost_usd)
+
+
+def _tools(st: RunState, tools: list, flatten: bool) -> dict:
+    """`contextkit.tools` (the list as JSON, for the store) and, for OTLP viewers, `llm.tools.N.*`."""
+    if tools is not st.tools_obj:  # the same list object every step: serialise it once per run
+        st.tools_obj = tools
+        masked = st.masker.value(tools)
+        st.tools_attrs = {C.CK_TOOLS: dumps(masked)}
+        st.tools_flat = {f"{C.TOOLS}.{i}.{C.TOOL_JSON_SCHEMA}": dumps(t) for i, t in enumerate(masked)}
+    return {**st.tools_attrs, **st.tools_flat} if flatten else st.tools_attrs
+
+
+def _flatten_messages(a: dict, prefix: str, messages: list, m: Masker, hide_text: bool) -> None:
+    for i, msg in enumerate(messages):
+        if isinstance(msg, Mapping):
+            _flatten_message(a, f"{prefix}.{i}.", m.message(msg, hide_text=hide_text))
+
+
+def _flatten_message(a: dict, p: str, msg: Mapping) -> None:
+    """One chat message as OpenInference message attributes; reasoning as `reasoning` parts first
+    (the order openinference-instrumentation-litellm uses), then the text."""
+    role = msg.get("role")
+    if role:
+        a[p + C.MSG_ROLE] = str(role)
+    if msg.get("name"):
+        a[p + C.MSG_NAME] = str(msg["name"])
+    if msg.get("tool_call_id"):
+        a[p + C.MSG_TOOL_CALL_ID] = str(msg["tool_call_id"])
+    parts = _reasoning_parts(msg)
+    content = msg.get("content")
+    if isinstance(content, list):
+        for part in content:
+            if isinstance(part, Mapping):
+                parts.append(_content_part(part))
+    elif parts and isinstance(content, str) and content:
+        parts.append({C.PART_TYPE: "text", C.PART_TEXT: content})
+    elif isinstance(content, str):
+        a[p + C.MSG_CONTENT] = content
+    for k, part in enumerate(parts):
+        for key, v in part.items():
+            a[f"{p}{C.MSG_CONTENTS}.{k}.{key}"] = v
+    for j, tc in enumerate(msg.get("tool_calls") or ()):
+        if not isinstance(tc, Mapping):
+            continue
+        q = f"{p}{C.MSG_TOOL_CALLS}.{j}."
+        if tc.get("id"):
+            a[q + C.CALL_ID] = str(tc["id"])
+        fn = tc.get("function") or {}
+        if fn.get("name"):
+            a[q + C.CALL_NAME] = str(fn["name"])
+        args = fn.get("arguments")
+        if args is not None:
+            a[q + C.CALL_ARGUMENTS] = args if isinstance(args, str) else dumps(args)
+
+
+def _reasoning_parts(msg: Mapping) -> list[dict]:
+    parts = []
+    rc = msg.get("reasoning_content")
+    if isinstance(rc, str) and rc:
+        parts.append({C.PART_TYPE: "reasoning", C.PART_TEXT: rc})
+    for b in msg.get("thinking_blocks") or ():
+        if isinstance(b, Mapping) and isinstance(b.get("thinking"), str):
+            if rc and b["thinking"] == rc:
+                continue  # litellm puts Anthropic thinking in both fields
+            part = {C.PART_TYPE: "reasoning", C.PART_TEXT: b["thinking"]}
+            if isinstance(b.get("signature"), str):
+                part[C.PART_SIGNATURE] = b["signature"]
+            parts.append(part)
+    return parts
+
+
+def _content_part(part: Mapping) -> dict:
+    t = part.get("type")
+    if t == "text":
+        return {C.PART_TYPE: "text", C.PART_TEXT: str(part.get("text") or "")}
+    if t in ("thinking", "redacted_thinking", "reasoning"):
+        out = {C.PART_TYPE: "reasoning"}
+        text = part.get("thinking") or part.get("text")
+        if isinstance(text, str):
+            out[C.PART_TEXT] = text
+        if isinstance(part.get("signature"), str):
+            out[C.PART_SIGNATURE] = part["signature"]
+        if isinstance(part.get("data"), str):
+            out[C.PART_DATA] = part["data"]
+        return out
+    if t in ("image_url", "image"):
+        url = part.get("image_url")
+        url = url.get("url") if isinstance(url, Mapping) else url
+        out = {C.PART_TYPE: "image"}
+        if isinstance(url, str):
+            out["message_content.image.image.url"] = url if not url.startswith("data:") else "data:...(inline image)"
+        return out
+    return {C.PART_TYPE: str(t or "unknown"), C.PART_TEXT: dumps(dict(part))}
+
+
+# ---------------------------------------------------------------------------- execute_tool (TOOL)
+
+
+def tool_start_attributes(st_base: dict, rec: ToolRecord) -> dict:
+    """The few attributes set on the agent thread (cheap): everything a nested span may want."""
+    a = dict(st_base)
+    a[C.SPAN_KIND] = C.TOOL
+    a[C.OPERATION] = C.OP_TOOL
+    a[C.TOOL_NAME] = rec.name
+    a[C.GEN_AI_TOOL_NAME] = rec.name
+    a[C.CK_STEP] = rec.step
+    if rec.tool_call_id:
+        a[C.TOOL_ID] = rec.tool_call_id
+        a[C.TOOL_CALL_ID] = rec.tool_call_id
+    return a
+
+
+def tool_end_attributes(st: RunState, rec: ToolRecord) -> dict:
+    m = st.masker
+    a: dict = {}
+    if rec.arguments is not None:
+        args = REDACTED if m.hide.hide_inputs else m.text(rec.arguments if isinstance(rec.arguments, str) else dumps(rec.arguments))
+        a[C.INPUT_VALUE] = a[C.TOOL_CALL_ARGUMENTS] = args
+        a[C.INPUT_MIME] = C.JSON_MIME if not isinstance(rec.arguments, str) else C.TEXT_MIME
+    if rec.result is not None:
+        res = REDACTED if m.hide.hide_outputs else m.text(rec.result)
+        a[C.OUTPUT_VALUE] = a[C.TOOL_CALL_RESULT] = res
+        a[C.OUTPUT_MIME] = C.TEXT_MIME
+    if rec.error:
+        a[C.CK_ERROR] = m.text(rec.error)
+    return a

@@ -1,0 +1,134 @@
+"""Tracing configuration: arguments first, then the environment, then defaults.
+
+Environment: `CONTEXTKIT_TRACING=off`, `CONTEXTKIT_TRACE_DB` (a path, or `off` for no store),
+`CONTEXTKIT_TRACE_FLUSH_MS`, `CONTEXTKIT_LLM_SPANS` (auto/on/off), `CONTEXTKIT_MASK_SECRETS`
+(on/off), the standard `OTEL_EXPORTER_OTLP_*`, `OTEL_TRACES_EXPORTER`, `OTEL_SERVICE_NAME`, the
+Datadog shortcut `DD_API_KEY` + `DD_SITE` (+ `DD_LLMOBS_ML_APP`), and OpenInference's hide switches.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from contextkit.errors import ContextkitError
+
+DEFAULT_DB = os.path.join(".contextkit", "traces.duckdb")
+_OFF = ("off", "0", "false", "no", "none", "")
+
+
+class TracingConfigError(ContextkitError, ValueError):
+    """A tracing setting is wrong (names the setting)."""
+
+
+def _flag(name: str, default: bool) -> bool:
+    v = os.environ.get(name)
+    if v is None:
+        return default
+    return v.strip().lower() not in _OFF
+
+
+def default_db_path() -> str | None:
+    """`CONTEXTKIT_TRACE_DB`, else ./.contextkit/traces.duckdb; None when set to off."""
+    v = os.environ.get("CONTEXTKIT_TRACE_DB")
+    if v is not None and v.strip().lower() in _OFF:
+        return None
+    return str(Path(v or DEFAULT_DB).expanduser().resolve())
+
+
+def datadog_endpoint(site: str) -> str:
+    """Datadog's OTLP trace intake for a site (`datadoghq.com`, `datadoghq.eu`, `us5.datadoghq.com`, ...)."""
+    site = site.strip().removeprefix("https://").removeprefix("http://").strip("/")
+    if not site or "/" in site or " " in site:
+        raise TracingConfigError(f"DD_SITE must be a Datadog site such as 'datadoghq.com', got {site!r}", "DD_SITE")
+    return f"https://otlp.{site}/v1/traces"
+
+
+@dataclass
+class OTLPSettings:
+    """Where spans go over OTLP/HTTP (protobuf). Headers are merged over OTEL_EXPORTER_OTLP_HEADERS."""
+
+    endpoint: str | None = None  # full URL of the traces endpoint; None: the exporter reads OTEL_* itself
+    headers: dict[str, str] = field(default_factory=dict)
+    timeout_s: float | None = None
+    datadog: bool = False
+
+
+@dataclass
+class TracingConfig:
+    """Everything `tracing.configure()` accepts; `from_env()` fills what the caller did not set."""
+
+    db_path: str | None = None  # None: no DuckDB store
+    otlp: OTLPSettings | None = None  # None: no OTLP export
+    service_name: str = "contextkit"
+    project_name: str | None = None  # Phoenix project (openinference.project.name); default service_name
+    mask_secrets: bool = True
+    llm_spans: str = "auto"  # "auto": none of ours when openinference-instrumentation-litellm is active
+    flush_interval_ms: int = 500
+    shutdown_timeout_s: float = 5.0
+    tracer_provider: Any = None  # attach to this SDK TracerProvider instead of making our own
+    set_global: bool = False  # make our provider the global one
+    max_queue_size: int = 50_000
+    max_export_batch_size: int = 4096
+    extra_processors: list = field(default_factory=list)  # more SpanProcessors for our provider
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> "TracingConfig":
+        env = os.environ
+        cfg = cls()
+        cfg.db_path = default_db_path()
+        cfg.service_name = env.get("OTEL_SERVICE_NAME") or env.get("DD_LLMOBS_ML_APP") or "contextkit"
+        cfg.project_name = env.get("PHOENIX_PROJECT_NAME") or None
+        cfg.mask_secrets = _flag("CONTEXTKIT_MASK_SECRETS", True)
+        cfg.llm_spans = (env.get("CONTEXTKIT_LLM_SPANS") or "auto").strip().lower()
+        if env.get("CONTEXTKIT_TRACE_FLUSH_MS"):
+            try:
+                cfg.flush_interval_ms = int(env["CONTEXTKIT_TRACE_FLUSH_MS"])
+            except ValueError:
+                raise TracingConfigError("must be an integer (milliseconds)", "CONTEXTKIT_TRACE_FLUSH_MS") from None
+        cfg.otlp = otlp_from_env()
+        for k, v in overrides.items():
+            if not hasattr(cfg, k):
+                raise TracingConfigError(f"unknown tracing setting {k!r}", "tracing.configure")
+            setattr(cfg, k, v)
+        if isinstance(cfg.db_path, os.PathLike):
+            cfg.db_path = str(cfg.db_path)
+        if cfg.db_path is not None:
+            cfg.db_path = str(Path(cfg.db_path).expanduser().resolve())
+        if cfg.llm_spans not in ("auto", "on", "off"):
+            raise TracingConfigError(f"must be auto, on or off, got {cfg.llm_spans!r}", "llm_spans")
+        if cfg.flush_interval_ms <= 0 or cfg.flush_interval_ms > 1000:
+            raise TracingConfigError("must be between 1 and 1000 ms (spans are flushed within a second)", "flush_interval_ms")
+        return cfg
+
+
+def otlp_from_env() -> OTLPSettings | None:
+    """OTLP export is on when an OTLP endpoint or DD_API_KEY is set, unless OTEL_TRACES_EXPORTER=none."""
+    env = os.environ
+    exporters = (env.get("OTEL_TRACES_EXPORTER") or "").lower()
+    if exporters in ("none",):
+        return None
+    protocol = (env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf").strip()
+    endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    base = env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    dd_key = env.get("DD_API_KEY")
+    if not (endpoint or base or dd_key or "otlp" in exporters):
+        return None
+    if protocol != "http/protobuf":
+        raise TracingConfigError(
+            f"only http/protobuf is supported (Datadog's intake and Phoenix take it), got {protocol!r}",
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+        )
+    s = OTLPSettings()
+    if endpoint:
+        s.endpoint = endpoint
+    elif base:
+        s.endpoint = base.rstrip("/") + "/v1/traces"
+    if dd_key:
+        s.datadog = True
+        s.headers = {"dd-api-key": dd_key, "dd-otlp-source": "llmobs"}
+        if not s.endpoint:  # direct to Datadog; a set endpoint means a local Agent or a proxy
+            s.endpoint = datadog_endpoint(env.get("DD_SITE") or "datadoghq.com")
+    return s

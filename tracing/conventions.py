@@ -1,0 +1,166 @@
+"""Attribute names: OpenInference's and GenAI's constants where they exist, `contextkit.*` for the
+rest (field-notes §4). Phoenix reads the OpenInference names, Datadog the `gen_ai.*` ones; every
+span carries both kinds, and always `openinference.span.kind` and `gen_ai.operation.name`.
+"""
+
+from __future__ import annotations
+
+from openinference.semconv.resource import ResourceAttributes
+from openinference.semconv.trace import (
+    MessageAttributes,
+    MessageContentAttributes,
+    OpenInferenceSpanKindValues,
+    SpanAttributes,
+    ToolAttributes,
+    ToolCallAttributes,
+)
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as G
+
+SA = SpanAttributes
+
+# ---------------------------------------------------------------- kinds and operations
+SPAN_KIND = SA.OPENINFERENCE_SPAN_KIND
+AGENT = OpenInferenceSpanKindValues.AGENT.value
+LLM = OpenInferenceSpanKindValues.LLM.value
+TOOL = OpenInferenceSpanKindValues.TOOL.value
+CHAIN = OpenInferenceSpanKindValues.CHAIN.value
+
+OPERATION = G.GEN_AI_OPERATION_NAME
+OP_AGENT = G.GenAiOperationNameValues.INVOKE_AGENT.value
+OP_CHAT = G.GenAiOperationNameValues.CHAT.value
+OP_TOOL = G.GenAiOperationNameValues.EXECUTE_TOOL.value
+OP_PRUNE = "context_prune"  # no convention has one: a custom operation name Datadog keeps
+
+# ---------------------------------------------------------------- every span
+SESSION_ID = SA.SESSION_ID
+CONVERSATION_ID = G.GEN_AI_CONVERSATION_ID
+USER_ID = SA.USER_ID
+METADATA = SA.METADATA
+TAGS = SA.TAG_TAGS
+INPUT_VALUE = SA.INPUT_VALUE
+INPUT_MIME = SA.INPUT_MIME_TYPE
+OUTPUT_VALUE = SA.OUTPUT_VALUE
+OUTPUT_MIME = SA.OUTPUT_MIME_TYPE
+JSON_MIME = "application/json"
+TEXT_MIME = "text/plain"
+
+# ---------------------------------------------------------------- AGENT
+AGENT_NAME = SA.AGENT_NAME
+GEN_AI_AGENT_NAME = G.GEN_AI_AGENT_NAME
+
+# ---------------------------------------------------------------- LLM
+MODEL_NAME = SA.LLM_MODEL_NAME
+PROVIDER = SA.LLM_PROVIDER
+SYSTEM = SA.LLM_SYSTEM
+INVOCATION_PARAMETERS = SA.LLM_INVOCATION_PARAMETERS
+INPUT_MESSAGES = SA.LLM_INPUT_MESSAGES
+OUTPUT_MESSAGES = SA.LLM_OUTPUT_MESSAGES
+TOOLS = SA.LLM_TOOLS
+TOOL_JSON_SCHEMA = ToolAttributes.TOOL_JSON_SCHEMA
+FINISH_REASON = SA.LLM_FINISH_REASON
+TOKENS_PROMPT = SA.LLM_TOKEN_COUNT_PROMPT
+TOKENS_COMPLETION = SA.LLM_TOKEN_COUNT_COMPLETION
+TOKENS_TOTAL = SA.LLM_TOKEN_COUNT_TOTAL
+TOKENS_CACHE_READ = SA.LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_READ
+TOKENS_CACHE_WRITE = SA.LLM_TOKEN_COUNT_PROMPT_DETAILS_CACHE_WRITE
+TOKENS_REASONING = SA.LLM_TOKEN_COUNT_COMPLETION_DETAILS_REASONING
+COST_PROMPT = SA.LLM_COST_PROMPT
+COST_COMPLETION = SA.LLM_COST_COMPLETION
+COST_TOTAL = SA.LLM_COST_TOTAL
+
+REQUEST_MODEL = G.GEN_AI_REQUEST_MODEL
+RESPONSE_MODEL = G.GEN_AI_RESPONSE_MODEL
+PROVIDER_NAME = G.GEN_AI_PROVIDER_NAME
+FINISH_REASONS = G.GEN_AI_RESPONSE_FINISH_REASONS
+USAGE_INPUT = G.GEN_AI_USAGE_INPUT_TOKENS
+USAGE_OUTPUT = G.GEN_AI_USAGE_OUTPUT_TOKENS
+USAGE_CACHE_READ = G.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS
+USAGE_CACHE_WRITE = G.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
+USAGE_REASONING = G.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS
+REQUEST_TEMPERATURE = G.GEN_AI_REQUEST_TEMPERATURE
+REQUEST_MAX_TOKENS = G.GEN_AI_REQUEST_MAX_TOKENS
+REQUEST_TOP_P = G.GEN_AI_REQUEST_TOP_P
+REQUEST_STREAM = G.GEN_AI_REQUEST_STREAM
+
+# message parts (relative to llm.input_messages.N. / llm.output_messages.N.)
+MSG_ROLE = MessageAttributes.MESSAGE_ROLE
+MSG_CONTENT = MessageAttributes.MESSAGE_CONTENT
+MSG_CONTENTS = MessageAttributes.MESSAGE_CONTENTS
+MSG_NAME = MessageAttributes.MESSAGE_NAME
+MSG_TOOL_CALL_ID = MessageAttributes.MESSAGE_TOOL_CALL_ID
+MSG_TOOL_CALLS = MessageAttributes.MESSAGE_TOOL_CALLS
+PART_TYPE = MessageContentAttributes.MESSAGE_CONTENT_TYPE
+PART_TEXT = MessageContentAttributes.MESSAGE_CONTENT_TEXT
+PART_SIGNATURE = MessageContentAttributes.MESSAGE_CONTENT_SIGNATURE
+PART_DATA = MessageContentAttributes.MESSAGE_CONTENT_DATA
+CALL_ID = ToolCallAttributes.TOOL_CALL_ID
+CALL_NAME = ToolCallAttributes.TOOL_CALL_FUNCTION_NAME
+CALL_ARGUMENTS = ToolCallAttributes.TOOL_CALL_FUNCTION_ARGUMENTS_JSON
+
+# ---------------------------------------------------------------- TOOL
+TOOL_NAME = SA.TOOL_NAME
+TOOL_ID = SA.TOOL_ID
+GEN_AI_TOOL_NAME = G.GEN_AI_TOOL_NAME
+TOOL_CALL_ID = G.GEN_AI_TOOL_CALL_ID
+TOOL_CALL_ARGUMENTS = G.GEN_AI_TOOL_CALL_ARGUMENTS
+TOOL_CALL_RESULT = G.GEN_AI_TOOL_CALL_RESULT
+
+# ---------------------------------------------------------------- resource
+SERVICE_NAME = "service.name"
+PROJECT_NAME = ResourceAttributes.PROJECT_NAME
+
+# ---------------------------------------------------------------- contextkit.* (no convention has these)
+CK = "contextkit."
+CK_STEP = "contextkit.step"
+CK_POLICY = "contextkit.policy"
+CK_MODEL = "contextkit.model"
+CK_TOKENS_BEFORE = "contextkit.tokens_before"
+CK_TOKENS_AFTER = "contextkit.tokens_after"
+CK_TOKENS_SAVED = "contextkit.tokens_saved"
+CK_MESSAGES = "contextkit.messages"
+CK_PREPARE_MS = "contextkit.prepare_ms"
+CK_PRUNED_HANDLES = "contextkit.pruned.handle"  # str[]: pruned at this step
+CK_PRUNED_REASONS = "contextkit.pruned.reason"  # str[], same order
+CK_FALLBACK = "contextkit.fallback"
+CK_ERROR = "contextkit.error"
+CK_USAGE_ESTIMATED = "contextkit.usage_estimated"
+CK_SAVED_USD = "contextkit.saved_usd"
+CK_COST_USD = "contextkit.cost_usd"
+CK_COST_NOTE = "contextkit.cost_note"
+CK_GUARD_EVENTS = "contextkit.guard_events"  # JSON list
+CK_LATENCY_MS = "contextkit.latency_ms"
+CK_STREAM = "contextkit.stream"
+CK_TOOLS = "contextkit.tools"  # JSON of the tools list offered (the store keeps it once per distinct list)
+CK_OUTPUT_MESSAGE = "contextkit.output_message"  # JSON of the assistant message (store-only runs)
+CK_LLM_SPANS_SUPPRESSED = "contextkit.llm_span_elsewhere"  # another instrumentation makes the LLM span
+CK_ENDED_BY = "contextkit.ended_by"
+CK_RUN_STEPS = "contextkit.run.steps"
+CK_RUN_TOOL_CALLS = "contextkit.run.tool_calls"
+CK_RUN_TOKENS_BEFORE = "contextkit.run.tokens_before"
+CK_RUN_TOKENS_AFTER = "contextkit.run.tokens_after"
+CK_RUN_INPUT_TOKENS = "contextkit.run.input_tokens"
+CK_RUN_OUTPUT_TOKENS = "contextkit.run.output_tokens"
+CK_RUN_COST_USD = "contextkit.run.cost_usd"
+CK_RUN_SAVED_USD = "contextkit.run.saved_usd"
+
+# The segment manifest, column by column (parallel arrays, one element per segment, in list order).
+SEG = "contextkit.segments."
+SEG_STR_FIELDS = ("handle", "role", "kind", "tool_name", "tool_call_id", "state", "reason", "superseded_by")
+SEG_INT_FIELDS = (
+    "index", "tokens", "sent_tokens", "reasoning_tokens", "first_seen", "last_used", "age", "used_count", "pruned_at",
+)
+SEG_BOOL_FIELDS = ("edited",)
+# Contents, once each: originals of segments first seen at this step, and new edited forms.
+NEW_SEG_HANDLES = "contextkit.new_segments.handle"
+NEW_SEG_MESSAGES = "contextkit.new_segments.message"  # JSON of each original message
+EDIT_HANDLES = "contextkit.edits.handle"
+EDIT_MESSAGES = "contextkit.edits.message"  # JSON of each message as now sent
+
+# Attribute prefixes that the DuckDB store normalises into its own tables (left out of raw_spans).
+NORMALISED_PREFIXES = (
+    INPUT_MESSAGES + ".", TOOLS + ".", SEG, "contextkit.new_segments.", "contextkit.edits.", CK_TOOLS, CK_OUTPUT_MESSAGE,
+)
+
+
+def in_message(prefix: str, i: int) -> str:
+    return f"{prefix}.{i}."

@@ -1,0 +1,247 @@
+"""The live tracing setup: an SDK TracerProvider with batch processors (DuckDB store, OTLP), and
+one worker thread that turns contextkit's records into spans off the agent's thread.
+
+Shutdown is bounded: the worker and each processor get a share of `shutdown_timeout_s`, each in
+its own thread, so a dead OTLP endpoint cannot hold the interpreter's exit hostage, and the local
+store is flushed first.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+import weakref
+from typing import Any, Callable
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from . import conventions as C
+from .config import TracingConfig, TracingConfigError
+
+log = logging.getLogger("contextkit.tracing")
+SCOPE = "contextkit"
+VERSION = "0.1.0"
+
+
+class _Worker:
+    """A FIFO of span-building jobs on one daemon thread (order matters: the store diffs steps)."""
+
+    def __init__(self) -> None:
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+        self.errors = 0
+        self.last_error: str | None = None
+
+    def submit(self, fn: Callable, *args: Any) -> None:
+        if self._thread is None or self._pid != os.getpid():
+            self._start()
+        self._q.put((fn, args))
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._pid == os.getpid():
+                return
+            if self._pid != os.getpid():
+                self._q = queue.SimpleQueue()  # a forked child starts empty
+            self._pid = os.getpid()
+            self._thread = threading.Thread(target=self._run, name="contextkit-tracing", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            fn, args = self._q.get()
+            if fn is None:
+                args[0].set()
+                continue
+            try:
+                fn(*args)
+            except Exception as e:  # noqa: BLE001 - a bad record loses its span, never the worker
+                self.errors += 1
+                self.last_error = f"{type(e).__name__}: {e}"
+                if self.errors <= 5:
+                    log.warning("contextkit tracing: could not build a span: %s", self.last_error, exc_info=True)
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until every job submitted so far has run (False on timeout)."""
+        if self._thread is None or self._pid != os.getpid():
+            return True
+        done = threading.Event()
+        self._q.put((None, (done,)))
+        return done.wait(timeout)
+
+
+def litellm_instrumented() -> bool:
+    """Is openinference-instrumentation-litellm active in this process? (Checked without importing it.)"""
+    mod = sys.modules.get("openinference.instrumentation.litellm")
+    cls = getattr(mod, "LiteLLMInstrumentor", None) if mod else None
+    if cls is None:
+        return False
+    try:
+        return bool(cls().is_instrumented_by_opentelemetry)
+    except Exception:  # noqa: BLE001
+        return False
+
+
+class Tracing:
+    """One tracing setup (provider, processors, worker). `tracing.configure()` makes a new one."""
+
+    def __init__(self, cfg: TracingConfig):
+        self.cfg = cfg
+        self.worker = _Worker()
+        self._processors: list = []
+        self._store_processor: BatchSpanProcessor | None = None
+        self.store_exporter = None
+        self._closed = False
+        self.runs: "weakref.WeakSet" = weakref.WeakSet()  # live run observers, ended at exit
+        if cfg.tracer_provider is not None:
+            provider = cfg.tracer_provider
+            if not hasattr(provider, "add_span_processor"):
+                raise TracingConfigError("must be an opentelemetry.sdk.trace.TracerProvider", "tracer_provider")
+            self._own_provider = False
+        else:
+            resource = Resource.create({C.SERVICE_NAME: cfg.service_name, C.PROJECT_NAME: cfg.project_name or cfg.service_name})
+            # LLM spans carry one attribute per message part: lift the SDK's default limit of 128.
+            limits = SpanLimits(max_span_attributes=SpanLimits.UNSET, max_attributes=SpanLimits.UNSET)
+            provider = TracerProvider(resource=resource, span_limits=limits, shutdown_on_exit=False)
+            self._own_provider = True
+        self.provider = provider
+        if cfg.db_path:
+            from .duckdb_exporter import DuckDBSpanExporter
+
+            self.store_exporter = DuckDBSpanExporter(cfg.db_path)
+            self._store_processor = BatchSpanProcessor(
+                self.store_exporter,
+                max_queue_size=cfg.max_queue_size,
+                schedule_delay_millis=cfg.flush_interval_ms,
+                max_export_batch_size=cfg.max_export_batch_size,
+            )
+            self._add(self._store_processor)
+        if cfg.otlp is not None:
+            from .otlp import otlp_processor
+
+            self._add(otlp_processor(cfg.otlp, cfg))
+        for p in cfg.extra_processors:
+            self._add(p)
+        if cfg.set_global and self._own_provider:
+            trace.set_tracer_provider(provider)
+        self.tracer = provider.get_tracer(SCOPE, VERSION)
+        # Flatten every message into the LLM span only when something besides our store reads it.
+        self.full_messages = bool(cfg.otlp is not None or cfg.extra_processors or not self._own_provider)
+
+    def _add(self, processor: Any) -> None:
+        self.provider.add_span_processor(processor)
+        self._processors.append(processor)
+
+    def llm_kind(self) -> bool:
+        mode = self.cfg.llm_spans
+        return mode == "on" or (mode == "auto" and not litellm_instrumented())
+
+    def submit(self, fn: Callable, *args: Any) -> None:
+        self.worker.submit(fn, *args)
+
+    # ------------------------------------------------------------------ flushing
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Build every pending span and write/export what is queued; bounded by `timeout`."""
+        deadline = time.monotonic() + timeout
+        ok = self.worker.drain(timeout)
+        for p in self._processors:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            ok = _bounded(lambda p=p: p.force_flush(int(left * 1000)), left) and ok
+        return ok
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """End open runs, drain the worker, flush the store, then stop exporters; never longer than `timeout`."""
+        if self._closed:
+            return
+        self._closed = True
+        timeout = self.cfg.shutdown_timeout_s if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        for run in list(self.runs):
+            try:
+                run.end_at_exit()
+            except Exception:  # noqa: BLE001
+                pass
+        self.worker.drain(max(0.0, min(timeout / 2, deadline - time.monotonic())))
+        # the local store first: it is what the user reads after a crash
+        ordered = sorted(self._processors, key=lambda p: p is not self._store_processor)
+        for p in ordered:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            _bounded(p.shutdown, left)
+        if not self._own_provider:
+            return
+        # the provider's processors are ours and already stopped
+
+
+def _bounded(fn: Callable[[], Any], timeout: float) -> bool:
+    """Run `fn` on a daemon thread; give up waiting after `timeout` s (the thread may linger, harmless)."""
+    result: list = []
+
+    def run() -> None:
+        try:
+            result.append(fn())
+        except Exception as e:  # noqa: BLE001
+            log.warning("contextkit tracing: flush/shutdown failed: %s", e)
+            result.append(False)
+
+    t = threading.Thread(target=run, name="contextkit-tracing-flush", daemon=True)
+    t.start()
+    t.join(max(0.0, timeout))
+    return bool(result and result[0] is not False)
+
+
+# ---------------------------------------------------------------------- the process-wide setup
+
+_lock = threading.Lock()
+_current: Tracing | None = None
+
+
+def current() -> Tracing:
+    """The process's tracing setup, made from the environment on first use."""
+    global _current
+    t = _current
+    if t is not None and not t._closed:
+        return t
+    with _lock:
+        if _current is None or _current._closed:
+            _current = Tracing(TracingConfig.from_env())
+        return _current
+
+
+def configure(**settings: Any) -> Tracing:
+    """Replace the process's tracing setup (settings: see `TracingConfig`; the rest from the environment).
+    Sessions created afterwards use it; the previous setup is flushed and shut down."""
+    global _current
+    cfg = TracingConfig.from_env(**settings)
+    new = Tracing(cfg)
+    with _lock:
+        old, _current = _current, new
+    if old is not None:
+        old.shutdown()
+    return new
+
+
+def shutdown(timeout: float | None = None) -> None:
+    """Flush and stop the process's tracing (also run at interpreter exit)."""
+    global _current
+    with _lock:
+        t, _current = _current, None
+    if t is not None:
+        t.shutdown(timeout)
+
+
+atexit.register(shutdown)
