@@ -32,6 +32,7 @@ from typing import Any, Callable
 
 from . import cost as _cost
 from . import guards as _guards
+from .errors import InvalidMessagesError, PolicyConfigError
 from .records import StepRecord
 from .streaming import RecordingStream
 
@@ -155,6 +156,8 @@ class _Step:
         self.events: list = []
         self.model = str(kwargs.get("model") or "")
         messages = kwargs.get("messages")
+        if not isinstance(messages, list):
+            raise InvalidMessagesError(f"expected a list of message dicts, got {type(messages).__name__}")
         sent = session.prepare(messages)  # InvalidMessagesError here: nothing has been sent
         self.report = session.reports[-1] if session.reports else None
         self.step = session.step
@@ -233,8 +236,6 @@ class _Step:
         if budget.max_dollars is not None:
             rates = _cost.per_token(self.model, self.provider, self.bare, self.session.prices)
             if rates is None:
-                from .errors import PolicyConfigError
-
                 raise PolicyConfigError(
                     f"max_dollars needs a price for {self.model!r}: {_cost.why_unpriced(self.model, self.provider, self.bare)}",
                     "Budget.max_dollars",

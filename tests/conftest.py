@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+import contextkit  # noqa: F401  (offline defaults before any test module imports litellm)
 from helpers import TRAJECTORIES, trajectory_files
 
 

@@ -149,7 +149,7 @@ class OpenAIServer:
         return f"http://{host}:{port}/v1"
 
     def start(self) -> "OpenAIServer":
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="openai-test-server", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="openai-test-server", daemon=True)
         self._thread.start()
         return self
 
