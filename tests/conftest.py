@@ -32,3 +32,13 @@ def openai_server():
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _trace_store_outside_the_checkout(tmp_path_factory):
+    """Sessions made by any test trace into a temporary store, never ./.contextkit of the checkout."""
+    import os
+
+    if "CONTEXTKIT_TRACE_DB" not in os.environ:
+        os.environ["CONTEXTKIT_TRACE_DB"] = str(tmp_path_factory.mktemp("traces") / "traces.duckdb")
+    yield

@@ -64,10 +64,11 @@ class RunObserver(Observer):
         a[C.CK_POLICY] = self._policy
         if session.model:
             a[C.CK_MODEL] = session.model
+        masker = self._state.masker  # once per run, so on this thread
         if session.tags:
-            a[C.TAGS] = [str(t) for t in session.tags]
+            a[C.TAGS] = [masker.text(str(t)) for t in session.tags]
         if session.metadata:
-            a[C.METADATA] = dumps(session.metadata)
+            a[C.METADATA] = masker.text(dumps(session.metadata))
         self._agent = self._t.tracer.start_span(f"invoke_agent {session.name}", attributes=a, kind=SpanKind.INTERNAL)
         self._agent_ctx = trace.set_span_in_context(self._agent)
         self._trace_id = self._agent.get_span_context().trace_id
