@@ -1,0 +1,74 @@
+"""The notebooks run headless (nbclient) on a few trajectories, produce their plots and the tuned
+policy file, and are committed with their outputs cleared."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+import contextkit
+
+from helpers import REPO
+
+NOTEBOOKS = REPO / "notebooks"
+
+
+def execute(name: str) -> nbformat.NotebookNode:
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    return nb
+
+
+def outputs(nb: nbformat.NotebookNode, kind: str) -> list:
+    """Every output of a kind: 'image/png', 'text/plain' (display data) or 'stdout'."""
+    found = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if kind == "stdout" and out.get("name") == "stdout":
+                found.append(out["text"])
+            elif kind in out.get("data", {}):
+                found.append(out["data"][kind])
+    return found
+
+
+@pytest.fixture
+def notebook_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("CONTEXTKIT_NB_SUBSET", "3")
+    monkeypatch.setenv("CONTEXTKIT_NB_OUT", str(tmp_path))
+    monkeypatch.setenv("CONTEXTKIT_TRACING", "off")
+    monkeypatch.delenv("CONTEXTKIT_TRACE_DB", raising=False)
+    monkeypatch.delenv("CONTEXTKIT_TRAJECTORIES", raising=False)
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend renders the plots
+    return tmp_path
+
+
+def test_tune_policies_sweeps_plots_and_exports_a_loadable_policy(notebook_env):
+    nb = execute("tune_policies.ipynb")
+    text = "".join(outputs(nb, "stdout"))
+    assert "3 trajectories" in text
+    assert "Session(policy=path) loaded: tuned" in text
+    assert len(outputs(nb, "image/png")) == 1  # the Pareto plot
+    exported = notebook_env / "tuned_policy.yaml"
+    policy = contextkit.load_policy(exported)
+    assert policy.name == "tuned" and policy.description.startswith("default, tuned by tune_policies.ipynb")
+    assert contextkit.Session(policy=str(exported), tracing=False).policy == policy
+
+
+def test_explore_traces_queries_and_plots_eval_rows(notebook_env):
+    nb = execute("explore_traces.ipynb")
+    text = "".join(outputs(nb, "stdout"))
+    assert "steps from replayed trajectories" in text
+    tables = "".join(outputs(nb, "text/plain"))
+    for policy in ("raw", "default", "observation-masking"):
+        assert policy in tables
+    assert len(outputs(nb, "image/png")) == 2  # per-step tokens and cost; savings by phase
+
+
+@pytest.mark.parametrize("name", ["tune_policies.ipynb", "explore_traces.ipynb"])
+def test_committed_without_outputs(name):
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    nbformat.validate(nb)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
