@@ -7,9 +7,13 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-import contextkit
+import json
 
-from helpers import REPO
+import contextkit
+import tracing
+
+from helpers import REPO, trajectory_files
+from tracing_agent import replay
 
 NOTEBOOKS = REPO / "notebooks"
 
@@ -63,6 +67,26 @@ def test_explore_traces_queries_and_plots_eval_rows(notebook_env):
     for policy in ("raw", "default", "observation-masking"):
         assert policy in tables
     assert len(outputs(nb, "image/png")) == 2  # per-step tokens and cost; savings by phase
+
+
+def test_explore_traces_reads_a_trace_store(notebook_env, monkeypatch):
+    path = notebook_env / "traces.duckdb"
+    traj = json.loads(min(trajectory_files(), key=lambda f: f.stat().st_size).read_text())
+    tracing.configure(db_path=str(path))
+    try:
+        for policy in ("default", "observation-masking"):
+            s = contextkit.Session(policy, name=traj["id"], tracing=True)  # CONTEXTKIT_TRACING is off here
+            replay(s, traj["messages"])
+            s.close()
+        assert tracing.flush(10)
+    finally:
+        tracing.shutdown()
+    monkeypatch.setenv("CONTEXTKIT_TRACE_DB", str(path))
+    nb = execute("explore_traces.ipynb")
+    assert f"steps from trace store {path}" in "".join(outputs(nb, "stdout"))
+    tables = "".join(outputs(nb, "text/plain"))
+    assert "observation-masking" in tables and "default" in tables
+    assert len(outputs(nb, "image/png")) == 2
 
 
 @pytest.mark.parametrize("name", ["tune_policies.ipynb", "explore_traces.ipynb"])
