@@ -5,7 +5,8 @@ As a script it is the child process of the multi-process and SIGKILL tests:
 
     python tests/tracing_agent.py --steps 50 --name worker-1 [--sleep-ms 5]
 
-prints `step <n> <epoch seconds>` after each recorded step (flushed), and `done <run id>` at the end.
+prints `run <id>` first, `step <n> <epoch seconds>` after each recorded step (flushed), and
+`done <run id>` at the end.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ def replay(session: Session, messages: list[dict], *, model: str = "gpt-4o-mini"
     return seen
 
 
+_KEEP: list = []
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=50)
@@ -62,12 +66,15 @@ def main() -> None:
     msgs = conversation(n_tools=args.steps - 1, size=200)
     msgs.append({"role": "assistant", "content": "done"})
     s = Session(name=args.name)
+    print(f"run {s.id}", flush=True)
 
     def progress(step: int) -> None:
         print(f"step {step} {time.time():.6f}", flush=True)
 
     replay(s, msgs, sleep_s=args.sleep_ms / 1000, on_step=progress)
-    if not args.no_close:
+    if args.no_close:
+        _KEEP.append(s)  # still open when the interpreter exits
+    else:
         s.close()
     if s.observer_errors:
         print("observer_errors", s.observer_errors, flush=True)

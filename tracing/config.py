@@ -67,7 +67,8 @@ class TracingConfig:
     mask_secrets: bool = True
     llm_spans: str = "auto"  # "auto": none of ours when openinference-instrumentation-litellm is active
     flush_interval_ms: int = 500
-    shutdown_timeout_s: float = 5.0
+    shutdown_timeout_s: float = 10.0  # at exit: the local store may take this long to write its last batch
+    otlp_shutdown_s: float = 3.0  # at exit: what an OTLP endpoint (maybe dead) gets
     tracer_provider: Any = None  # attach to this SDK TracerProvider instead of making our own
     set_global: bool = False  # make our provider the global one
     max_queue_size: int = 50_000

@@ -152,18 +152,13 @@ class Tracing:
     # ------------------------------------------------------------------ flushing
 
     def flush(self, timeout: float = 5.0) -> bool:
-        """Build every pending span and write/export what is queued; bounded by `timeout`."""
+        """Build every pending span, then write and export what is queued; False if `timeout` ran out."""
         deadline = time.monotonic() + timeout
         ok = self.worker.drain(timeout)
-        for p in self._processors:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            ok = _bounded(lambda p=p: p.force_flush(int(left * 1000)), left) and ok
-        return ok
+        return self._in_parallel("force_flush", deadline, deadline) and ok
 
     def shutdown(self, timeout: float | None = None) -> None:
-        """End open runs, drain the worker, flush the store, then stop exporters; never longer than `timeout`."""
+        """End open runs, drain the worker, stop the processors; never longer than `timeout`."""
         if self._closed:
             return
         self._closed = True
@@ -175,33 +170,31 @@ class Tracing:
             except Exception:  # noqa: BLE001
                 pass
         self.worker.drain(max(0.0, min(timeout / 2, deadline - time.monotonic())))
-        # the local store first: it is what the user reads after a crash
-        ordered = sorted(self._processors, key=lambda p: p is not self._store_processor)
-        for p in ordered:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            _bounded(p.shutdown, left)
-        if not self._own_provider:
-            return
-        # the provider's processors are ours and already stopped
+        # A dead OTLP endpoint gets at most `otlp_shutdown_s`, while the local store (what the user
+        # reads after a crash) may use the whole budget: a DuckDB write cut off by exit loses its batch.
+        self._in_parallel("shutdown", deadline, min(deadline, time.monotonic() + self.cfg.otlp_shutdown_s))
+
+    def _in_parallel(self, method: str, store_deadline: float, other_deadline: float) -> bool:
+        """Call `method` of every processor, each on its own thread (the SDK's force_flush ignores
+        timeouts); wait for each until its deadline. True if all finished."""
+        threads = [(p, _start(getattr(p, method))) for p in self._processors]
+        done = True
+        for p, t in threads:
+            t.join(max(0.0, (store_deadline if p is self._store_processor else other_deadline) - time.monotonic()))
+            done = done and not t.is_alive()
+        return done
 
 
-def _bounded(fn: Callable[[], Any], timeout: float) -> bool:
-    """Run `fn` on a daemon thread; give up waiting after `timeout` s (the thread may linger, harmless)."""
-    result: list = []
-
+def _start(fn: Callable[[], Any]) -> threading.Thread:
     def run() -> None:
         try:
-            result.append(fn())
+            fn()
         except Exception as e:  # noqa: BLE001
-            log.warning("contextkit tracing: flush/shutdown failed: %s", e)
-            result.append(False)
+            log.warning("contextkit tracing: shutdown failed: %s", e)
 
-    t = threading.Thread(target=run, name="contextkit-tracing-flush", daemon=True)
+    t = threading.Thread(target=run, name="contextkit-tracing-shutdown", daemon=True)
     t.start()
-    t.join(max(0.0, timeout))
-    return bool(result and result[0] is not False)
+    return t
 
 
 # ---------------------------------------------------------------------- the process-wide setup
