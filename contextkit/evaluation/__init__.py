@@ -13,6 +13,7 @@ from __future__ import annotations
 from .policies import RAW, default_policy_names
 from .replay import evaluate
 from .results import EvalResult, StepRow, Totals
+from .store import trajectories_from_store
 from .trajectories import Trajectory, TrajectoryError, load_trajectories
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "Trajectory",
     "TrajectoryError",
     "load_trajectories",
+    "trajectories_from_store",
     "default_policy_names",
     "RAW",
 ]

@@ -52,7 +52,7 @@ class _Facts:
             prefix = msgs[:i]
             raw = sum(self.toks[running:i]) + (self.calls[-1][1] if self.calls else 0)
             running = i
-            read = self.lead_tokens(prefix, prev)
+            read = sum(self.toks[: self.lead_run(prefix, prev)])
             need = frozenset((evidence(self.texts[i]) & tool_evidence) - protected)
             self.calls.append((i, raw, cache_cost(read, raw), need))
             prev = prefix
@@ -73,15 +73,14 @@ class _Facts:
             self._keys[k] = message_key(m)
         return self._keys[k]  # type: ignore[return-value]
 
-    def lead_tokens(self, sent: Sequence[dict], prev: Sequence[dict]) -> int:
-        """Tokens of the longest leading run of `sent` identical to `prev` (read from the cache)."""
-        n, read = 0, 0
+    def lead_run(self, sent: Sequence[dict], prev: Sequence[dict]) -> int:
+        """Length of the longest leading run of `sent` identical to `prev` (what the cache reads back)."""
+        n = 0
         for a, b in zip(sent, prev):
             if a is not b and self.key(a) != self.key(b):
                 break
-            read += self.count(a)
             n += 1
-        return read
+        return n
 
 
 def replay(traj: Trajectory, runner: Runner, facts: _Facts, totals: Totals, rows: list[StepRow] | None) -> None:
@@ -99,7 +98,7 @@ def replay(traj: Trajectory, runner: Runner, facts: _Facts, totals: Totals, rows
         spent = time.perf_counter() - t0
         sizes = [facts.count(m) for m in sent]
         total = sum(sizes)
-        read = facts.lead_tokens(sent, prev)
+        read = sum(sizes[: facts.lead_run(sent, prev)])
         prev = sent
         kept = 0
         if need:
