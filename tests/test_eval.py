@@ -11,7 +11,7 @@ import pytest
 import tiktoken
 
 import contextkit
-from contextkit import Policy, PolicyConfigError
+from contextkit import PolicyConfigError
 from contextkit.cli import main
 from contextkit.evaluation import EvalResult, Trajectory, TrajectoryError, evaluate, load_trajectories
 
