@@ -47,6 +47,7 @@ _POLICY_TYPES = {
     "max_tokens": _INT,
     "max_chars": _INT,
     "min_tokens": _INT,
+    "min_saving": _FLOAT,
     "supersede": _BOOL,
     "pin": _BOOL,
     "include_tools": _TOOLS,
@@ -60,7 +61,14 @@ _POLICY_TYPES = {
     "enabled": _BOOL,
 }
 _NULLABLE = {"trigger_fraction", "keep_last", "max_age", "max_tokens", "max_chars", "include_tools", "keep_thinking_turns"}
-_PLACEHOLDER_TYPES = {"template": _STR, "head_chars": _INT, "tail_chars": _INT, "key_lines": _INT, "key_line_chars": _INT}
+_PLACEHOLDER_TYPES = {
+    "template": _STR,
+    "head_chars": _INT,
+    "tail_chars": _INT,
+    "key_lines": _INT,
+    "key_line_chars": _INT,
+    "key_terms": _INT,
+}
 _TEMPLATE_FIELDS = {"tool", "tokens", "chars", "age", "reason", "handle", "args", "args_digest", "preview_chars"}
 
 
@@ -151,6 +159,8 @@ def validate(policy: Policy, where: str = "policy") -> None:
         raise PolicyConfigError(f"must be in (0, 1], got {policy.trigger_fraction}", f"{where}.trigger_fraction")
     if policy.trigger_basis not in ("sent", "raw"):
         raise PolicyConfigError(f"must be 'sent' or 'raw', got {policy.trigger_basis!r}", f"{where}.trigger_basis")
+    if not 0 <= policy.min_saving < 1:
+        raise PolicyConfigError(f"must be in [0, 1), got {policy.min_saving}", f"{where}.min_saving")
     if policy.min_cache_gain < 0:
         raise PolicyConfigError("must be >= 0", f"{where}.min_cache_gain")
     _check_template(policy.placeholder.template, f"{where}.placeholder.template")

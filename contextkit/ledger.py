@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from . import messages as msgs
-from .signals import CallFacts, call_facts, is_error, terms
+from .signals import CallFacts, call_facts, is_error, ordered_terms, terms
 from .tokens import MESSAGE_OVERHEAD, TokenCounter
 
 KEPT, PRUNED, PINNED, RESTORED = "kept", "pruned", "pinned", "restored"
@@ -98,10 +98,14 @@ class Ledger:
         self._calls: dict[str, _Call] = {}
         self._term_index: dict[str, object] = {}  # term -> Segment or list of Segments (tool results)
         self._protected_terms: set[str] = set()
+        # terms present in content that is never pruned (non-tool messages) or in placeholders:
+        # a placeholder's key terms need not repeat them (see new_terms)
+        self.carried: set[str] = set()
+        self.carry_call_terms = True  # off when a policy may blank tool-call arguments or reasoning
         self._by_call_key: dict[bytes, Segment] = {}  # digest of tool name + arguments
         self._reads: dict[str, list[Segment]] = {}
         self._last_attempt: dict[tuple, Segment] = {}
-        self._digests: dict[str, int] = {}  # handle base -> times seen (duplicates get a suffix)
+        self._serial = 0
         self._tool_count: dict[str, int] = {}
         self._detached: dict[tuple, list[Segment]] = {}
         self._task_seen = False  # the first user message (the task) has been read
@@ -244,7 +248,7 @@ class Ledger:
             kind = "tool_call"
         elif role in ("tool", "function"):
             kind = "tool_result"
-        handle = self._handle(m, text)
+        handle = self._handle()
         seg = Segment(
             handle=handle,
             index=i,
@@ -263,7 +267,9 @@ class Ledger:
         self._originals[handle] = m
         if role == "assistant":
             self.n_assistant += 1
-            self._note_use(text + "\n" + calls_text + "\n" + reasoning, step)
+            said = terms(text + "\n" + calls_text + "\n" + reasoning)
+            self._note_use(said, step)
+            self.carried |= said if self.carry_call_terms else terms(text)
             for tc in m.get("tool_calls") or ():
                 fn = tc.get("function") or {}
                 raw = msgs.arguments_text(fn.get("arguments"))
@@ -274,7 +280,10 @@ class Ledger:
         elif role in ("system", "developer") or (role == "user" and not self._task_seen):
             # terms of the task statement are everywhere already; their reuse says nothing
             self._protected_terms |= terms(text)
+            self.carried |= terms(text)
             self._task_seen = self._task_seen or role == "user"
+        elif role == "user":
+            self.carried |= terms(text)
         if role == "user":
             self._saw_user(i)
         return seg
@@ -284,15 +293,11 @@ class Ledger:
             self.first_user = i
         self.last_user = i
 
-    def _handle(self, m: dict, text: str) -> str:
-        h = hashlib.blake2b(digest_size=5)
-        h.update(m["role"].encode())
-        h.update((m.get("tool_call_id") or "").encode())
-        h.update(text.encode("utf-8", "surrogatepass"))
-        base = "ctx_" + h.hexdigest()
-        n = self._digests.get(base, 0)
-        self._digests[base] = n + 1
-        return base if n == 0 else f"{base}_{n}"
+    def _handle(self) -> str:
+        """A short handle, unique in the session: `ctx` + the segment's serial number. Short on
+        purpose: every placeholder repeats it on every later call, and hex digests cost tokens."""
+        self._serial += 1
+        return f"ctx{self._serial}"
 
     # ------------------------------------------------------------------ signals
 
@@ -331,10 +336,25 @@ class Ledger:
                 if len(hit) == 1:
                     index[t] = hit[0]
 
-    def _note_use(self, text: str, step: int) -> None:
+    def new_terms(self, text: str, limit: int) -> list[str]:
+        """Up to `limit` terms of `text`, in order, that nothing un-prunable in the request carries
+        yet (no repeats). Call `carry` with them once a placeholder holds them."""
+        out: list[str] = []
+        carried = self.carried
+        for t in ordered_terms(text):
+            if t not in carried:
+                out.append(t)
+                if len(out) >= limit:
+                    break
+        return out
+
+    def carry(self, kept_terms: list[str]) -> None:
+        self.carried.update(kept_terms)
+
+    def _note_use(self, said: set[str], step: int) -> None:
         """A new assistant turn: every tool result whose terms it repeats was just used."""
         seen: set[int] = set()
-        for t in terms(text):
+        for t in said:
             hit = self._term_index.get(t)
             if hit is None:
                 continue
@@ -354,20 +374,20 @@ class Ledger:
         ).digest()
         older = self._by_call_key.get(key)
         if older is not None:
-            _mark_superseded(older, seg, f"the same {call.name} call ran again at step {step}")
+            _mark_superseded(older, seg, f"the same call ran again at step {step}")
         self._by_call_key[key] = seg
         for path in facts.writes:
             for old in self._reads.pop(_norm(path), ()):
-                _mark_superseded(old, seg, f"{path} was changed at step {step}")
+                _mark_superseded(old, seg, f"{path} changed at step {step}")
         for path in facts.full_reads:
             for old in self._reads.pop(_norm(path), ()):
-                _mark_superseded(old, seg, f"{path} was read again in full at step {step}")
+                _mark_superseded(old, seg, f"{path} re-read at step {step}")
         for path in facts.reads:
             self._reads.setdefault(_norm(path), []).append(seg)
         attempt = (call.name, facts.program, facts.target)
         prev = self._last_attempt.get(attempt)
         if prev is not None and prev.is_error and not seg.is_error:
-            _mark_superseded(prev, seg, f"it failed and a retry succeeded at step {step}")
+            _mark_superseded(prev, seg, f"failed; a retry passed at step {step}")
         self._last_attempt[attempt] = seg
 
 

@@ -25,14 +25,12 @@ class Placeholder:
     """What a pruned result becomes. Fields in `template`: {tool} {tokens} {chars} {age} {reason}
     {handle} {args} {args_digest} {preview_chars}. head/tail previews and key lines are appended."""
 
-    template: str = (
-        "[contextkit pruned this {tool} result: {tokens} tokens, {reason}. "
-        'Call restore_context("{handle}") to see it again.]'
-    )
+    template: str = '[pruned {tool} #{args_digest}, {tokens} tokens, age {age}, {reason}; restore_context("{handle}")]'
     head_chars: int = 0
     tail_chars: int = 0
     key_lines: int = 0  # lines with errors, file:line references or failing tests, kept verbatim
     key_line_chars: int = 160
+    key_terms: int = 0  # identifiers, paths and ids it held that nothing else in the request carries
 
 
 @dataclass(frozen=True)
@@ -68,6 +66,7 @@ class Policy:
     max_tokens: int | None = None  # prune results larger than this (size cap)
     max_chars: int | None = None  # the same cap in characters
     min_tokens: int = 0  # never prune results smaller than this (a placeholder would not pay)
+    min_saving: float = 0.0  # prune only if the placeholder is at least this fraction smaller
     supersede: bool = False  # prune results made stale by a later call
     pin: bool = False
     tools: Mapping[str, ToolRule] = field(default_factory=dict)
@@ -121,6 +120,7 @@ class Policy:
             trigger = max(trigger, int(self.trigger_fraction * context_window))
         if context < trigger:
             return []
+        ledger.open = [s for s in ledger.open if s.state == KEPT]  # pruned last step: no longer candidates
         protected_from = self._protected_ordinal(ledger)
         rules: dict[str | None, ToolRule] = {}
         victims: list[tuple[Segment, str]] = []
@@ -145,7 +145,7 @@ class Policy:
             if why:
                 victims.append((seg, why))
             elif self.batch_slack and rule.max_age is not None and seg.age(step) > rule.max_age - self.batch_slack:
-                near.append((seg, f"unused for {seg.age(step)} steps (batched with an edit at this step)"))
+                near.append((seg, "unused (batched)"))
         if small:
             gone = set(map(id, small))
             ledger.open = [s for s in ledger.open if s.state == KEPT and id(s) not in gone]
@@ -167,7 +167,7 @@ class Policy:
 
     def placeholder_estimate(self) -> int:
         p = self.placeholder
-        return 30 + (p.head_chars + p.tail_chars + p.key_lines * p.key_line_chars // 2) // 4
+        return 30 + (p.head_chars + p.tail_chars + p.key_lines * p.key_line_chars // 2) // 4 + min(p.key_terms, 20) * 3
 
     def _protected_ordinal(self, ledger: Ledger) -> int:
         """Tool results from this ordinal on fall inside the newest `protect_tokens` of tool output."""
@@ -187,7 +187,7 @@ def _prune_reason(seg: Segment, rule: ToolRule, ledger: Ledger, step: int, own: 
     if rule.supersede and seg.superseded_by:
         return "superseded: " + seg.superseded_reason
     if rule.max_age is not None and seg.age(step) > rule.max_age:
-        return f"unused for {seg.age(step)} steps"
+        return "unused"
     if rule.keep_last is not None:
         if own is not None and own.keep_last is not None:
             newer = ledger.tool_count(seg.tool_name or "") - seg.tool_ordinal - 1

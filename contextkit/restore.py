@@ -17,7 +17,7 @@ def restore_tool() -> dict:
             "name": RESTORE_TOOL_NAME,
             "description": (
                 "Bring back the full original content of an earlier tool result that was pruned from the "
-                "conversation to save space. Pass the handle shown in the placeholder, e.g. ctx_1a2b3c4d5e."
+                "conversation to save space. Pass the handle shown in the placeholder, e.g. ctx42."
             ),
             "parameters": {
                 "type": "object",

@@ -56,6 +56,7 @@ class Session:
         self.id = session_id or uuid.uuid4().hex
         self.fail_closed = fail_closed
         self.ledger = Ledger(TokenCounter(model))
+        self.ledger.carry_call_terms = not (self.policy.clear_tool_inputs or self.policy.keep_thinking_turns is not None)
         self.step = 0
         self.reports: list[PrepareReport] = []
         self.steps: list[StepRecord] = []  # model calls made through this session (completion / wrap)
@@ -68,6 +69,7 @@ class Session:
         self.budget = budget  # contextkit.Budget: per-session limits on tokens, dollars, steps
         self.loop_guard = loop_guard  # contextkit.LoopGuard: the same call and result N times
         self.prices = dict(prices or {})  # model -> {"input_cost_per_token": ..., "output_cost_per_token": ...}
+        self.stream_usage = True  # ask OpenAI-compatible servers for usage on streams (calls.py); False: count locally
         self._context_window = context_window
         self._modified: dict[str, Segment] = {}  # handle -> segment sent in a changed form
         self._edited_assistants: list[Segment] = []
@@ -121,19 +123,25 @@ class Session:
     def _decide(self, step: int, report: PrepareReport) -> list[Segment]:
         decided = []
         for seg, why in self.policy.decide(self.ledger, step, self._window()):
-            self._prune(seg, why, step)
-            decided.append(seg)
-            report.pruned.append((seg.handle, why))
+            if self._prune(seg, why, step):
+                decided.append(seg)
+                report.pruned.append((seg.handle, why))
         if self.policy.keep_thinking_turns is not None:
             self._clear_thinking(step)
         return decided
 
-    def _prune(self, seg: Segment, why: str, step: int) -> None:
+    def _prune(self, seg: Segment, why: str, step: int) -> bool:
+        """Replace a tool result with its placeholder, if the placeholder pays (`min_saving`)."""
         original = self.ledger.original(seg.handle)
         style = self.policy.rule_for(seg.tool_name).placeholder or self.policy.placeholder
-        text = placeholder_text(seg, original, why, style, step)
-        seg.sent_message = pruned_message(original, text)
+        text, kept_terms = placeholder_text(seg, original, why, style, step, self.ledger.new_terms)
         new_tokens = self.ledger.counter.count(text) + MESSAGE_OVERHEAD
+        if new_tokens > (1 - self.policy.min_saving) * seg.tokens:
+            seg.reason = f"kept: a placeholder ({new_tokens} tokens) would save too little"
+            seg.state = PINNED
+            return False
+        self.ledger.carry(kept_terms)
+        seg.sent_message = pruned_message(original, text)
         self.ledger.sent_tokens += new_tokens - seg.sent_tokens
         seg.sent_tokens = new_tokens
         seg.state, seg.reason, seg.pruned_at = PRUNED, why, step
@@ -141,6 +149,7 @@ class Session:
         self.ledger.forget_terms(seg)
         if self.policy.clear_tool_inputs and seg.call_handle:
             self._blank_call(seg)
+        return True
 
     def _blank_call(self, seg: Segment) -> None:
         caller = self.ledger.get(seg.call_handle)

@@ -24,6 +24,11 @@ def terms(text: str) -> set[str]:
     return {t for t in _TERM.findall(text) if len(t) >= MIN_TERM_LEN}
 
 
+def ordered_terms(text: str) -> list[str]:
+    """The distinct terms of a text in order of first appearance."""
+    return list(dict.fromkeys(t for t in _TERM.findall(text) if len(t) >= MIN_TERM_LEN))
+
+
 _RETURNCODE = re.compile(r"<returncode>\s*(-?\d+)\s*</returncode>|\b(?:exit code|returncode|exit status)[:= ]+(-?\d+)", re.I)
 _ERROR_START = re.compile(r"^\s*(?:error|fatal|exception|traceback)\b", re.I)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Callable
 
 from .ledger import Segment
 from .messages import content_text, parse_arguments
@@ -29,11 +30,16 @@ def args_summary(args_text: str, limit: int = 60) -> str:
 
 
 def args_digest(args_text: str) -> str:
-    return hashlib.blake2b(args_text.encode("utf-8", "surrogatepass"), digest_size=4).hexdigest()
+    """Four hex digits identifying the call's arguments (the full call sits just before the result)."""
+    return hashlib.blake2b(args_text.encode("utf-8", "surrogatepass"), digest_size=2).hexdigest()
 
 
-def placeholder_text(seg: Segment, original: dict, reason: str, style: Placeholder, step: int) -> str:
-    """The placeholder for a pruned tool result: what was there, why it went, how to get it back."""
+def placeholder_text(
+    seg: Segment, original: dict, reason: str, style: Placeholder, step: int, new_terms: Callable[[str, int], list[str]] | None = None
+) -> tuple[str, list[str]]:
+    """The placeholder for a pruned tool result (what was there, why it went, how to get it
+    back) and the key terms it keeps. `new_terms(text, limit)` picks them: the ledger knows which
+    terms the rest of the request already carries."""
     text = content_text(original.get("content"))
     fields = {
         "tool": seg.tool_name or "tool",
@@ -51,6 +57,11 @@ def placeholder_text(seg: Segment, original: dict, reason: str, style: Placehold
         lines = key_lines(text, style.key_lines, style.key_line_chars)
         if lines:
             out.append("key lines:\n" + "\n".join(lines))
+    kept: list[str] = []
+    if style.key_terms and new_terms is not None:
+        kept = new_terms(text, style.key_terms)
+        if kept:
+            out.append("mentions: " + " ".join(kept))
     if style.head_chars or style.tail_chars:
         if len(text) <= style.head_chars + style.tail_chars:
             out.append(text)
@@ -59,7 +70,7 @@ def placeholder_text(seg: Segment, original: dict, reason: str, style: Placehold
                 out.append(text[: style.head_chars] + "…")
             if style.tail_chars:
                 out.append("…" + text[-style.tail_chars :])
-    return "\n".join(out)
+    return "\n".join(out), kept
 
 
 def key_lines(text: str, limit: int, width: int) -> list[str]:

@@ -39,7 +39,7 @@ def test_anthropic_clear_tool_uses_waits_for_100k_then_keeps_three():
     assert big.ledger.raw_tokens > 100_000
     states = tool_states(big)
     assert states[-3:] == ["kept"] * 3 and set(states[:-3]) == {"pruned"}
-    assert out[3]["content"].startswith("[cleared ctx_")
+    assert out[3]["content"].startswith("[cleared ctx")
 
 
 def test_openai_trimmer_previews_long_outputs_outside_the_last_two_turns():

@@ -54,6 +54,19 @@ def test_decisions_are_sticky_so_the_prefix_stays_byte_identical():
                 assert "restore_context" in b["content"] or "pruned" in b["content"] or b["role"] == "tool"
 
 
+def test_a_pruned_result_is_pruned_once_and_its_placeholder_never_changes():
+    msgs = conversation(n_tools=10)
+    s = Session(Policy(max_age=1, protect_recent_turns=0), tracing=False)
+    outs = grow(s, msgs)
+    seen: dict[int, str] = {}
+    for out in outs:
+        for i, m in enumerate(out):
+            if m["role"] == "tool" and "restore_context" in m["content"]:
+                assert seen.setdefault(i, m["content"]) == m["content"]
+    handles = [h for r in s.reports for h, _ in r.pruned]
+    assert len(handles) == len(set(handles)) == len(seen) > 0
+
+
 def test_rebuilt_list_is_recognised_by_id_and_content():
     msgs = conversation(n_tools=6)
     s = Session(Policy(keep_last=1, protect_recent_turns=0))
