@@ -100,7 +100,7 @@ class Ledger:
         self._protected_terms: set[str] = set()
         # terms present in content that is never pruned (non-tool messages) or in placeholders:
         # a placeholder's key terms need not repeat them (see new_terms)
-        self.carried: set[str] = set()
+        self.carried: set[int] = set()  # hash() of each term: a third of the memory of the strings
         self.carry_call_terms = True  # off when a policy may blank tool-call arguments or reasoning
         self._by_call_key: dict[bytes, Segment] = {}  # digest of tool name + arguments
         self._reads: dict[str, list[Segment]] = {}
@@ -269,7 +269,7 @@ class Ledger:
             self.n_assistant += 1
             said = terms(text + "\n" + calls_text + "\n" + reasoning)
             self._note_use(said, step)
-            self.carried |= said if self.carry_call_terms else terms(text)
+            self.carried.update(map(hash, said if self.carry_call_terms else terms(text)))
             for tc in m.get("tool_calls") or ():
                 fn = tc.get("function") or {}
                 raw = msgs.arguments_text(fn.get("arguments"))
@@ -280,10 +280,10 @@ class Ledger:
         elif role in ("system", "developer") or (role == "user" and not self._task_seen):
             # terms of the task statement are everywhere already; their reuse says nothing
             self._protected_terms |= terms(text)
-            self.carried |= terms(text)
+            self.carried.update(map(hash, terms(text)))
             self._task_seen = self._task_seen or role == "user"
         elif role == "user":
-            self.carried |= terms(text)
+            self.carried.update(map(hash, terms(text)))
         if role == "user":
             self._saw_user(i)
         return seg
@@ -342,14 +342,14 @@ class Ledger:
         out: list[str] = []
         carried = self.carried
         for t in ordered_terms(text):
-            if t not in carried:
+            if hash(t) not in carried:
                 out.append(t)
                 if len(out) >= limit:
                     break
         return out
 
     def carry(self, kept_terms: list[str]) -> None:
-        self.carried.update(kept_terms)
+        self.carried.update(map(hash, kept_terms))
 
     def _note_use(self, said: set[str], step: int) -> None:
         """A new assistant turn: every tool result whose terms it repeats was just used."""

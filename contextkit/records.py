@@ -11,7 +11,7 @@ from typing import Any
 
 
 
-@dataclass
+@dataclass(slots=True)
 class PrepareReport:
     """What one `Session.prepare` call did: the context before and after surgery, every decision."""
 
