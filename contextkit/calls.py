@@ -119,8 +119,8 @@ def _call(session: Any, fn: Callable[..., Any], kwargs: dict) -> Any:
         try:
             response = fn(**step.kwargs)
             break
-        except Exception as e:
-            if step.retry_without_stream_usage(e):
+        except BaseException as e:  # includes KeyboardInterrupt: the step is recorded, then it propagates
+            if isinstance(e, Exception) and step.retry_without_stream_usage(e):
                 continue
             step.failed(e)
             raise
@@ -294,6 +294,8 @@ class _Step:
 
     def _account(self, rec: StepRecord, usage: _cost.Usage | None) -> None:
         """Tokens (provider first, else counted locally) and their cost."""
+        if self.kwargs.get("mock_response") is not None:
+            usage = None  # litellm's mock usage is a constant (10/20 tokens), not a count
         if usage is None or (usage.input_tokens == 0 and usage.output_tokens == 0):
             usage = _cost.Usage(self.input_estimate(), _output_tokens(self.session, rec.response_message), estimated=True)
         rec.input_tokens, rec.output_tokens = usage.input_tokens, usage.output_tokens

@@ -98,3 +98,11 @@ def test_usage_is_normalised_across_provider_shapes():
 def test_step_cost_never_raises():
     c = cost.step_cost("nonsense/!!", None, "!!", cost.Usage(5, 5), {})
     assert c.total is None and c.note
+
+
+def test_mock_response_usage_is_replaced_by_a_local_count():
+    s = Session(tracing=False)
+    r = s.completion(model="gpt-4o-mini", messages=conversation(2), mock_response="three word answer")
+    assert r.choices[0].message.content == "three word answer"
+    rec = s.steps[0]
+    assert rec.usage_estimated is True and rec.input_tokens == rec.tokens_after and rec.output_tokens == 3

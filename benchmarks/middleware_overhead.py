@@ -1,0 +1,188 @@
+"""What does `Session.completion` add to a `litellm.completion` call?
+
+Builds a 300-step agent conversation from the shared trajectories (their tool rounds chained one
+after another, ids made unique; read at run time from ../shared/data/trajectories), starts the
+local OpenAI-compatible test server (tests/openai_server.py) and replays the conversation as an
+agent would, one model call per step, timing side by side in the same run:
+
+  plain    litellm.completion(messages=<what the session sends at that step>)
+  session  Session(policy, tracing=False).completion(messages=<the agent's full list>)
+
+Both send the same bytes (the pruned list, computed once beforehand by an identical session and
+checked against the session's step records), in alternating order, so the difference is the
+middleware alone: prepare(), guards, the step record, its cost. Also printed: the same added time
+measured inside each call (session time minus the time spent in litellm), split into prepare()
+and the rest, and, when the tracing package is usable, the figures with tracing on (a DuckDB
+store in a temp dir).
+
+Two pacings: back to back (the next call starts as soon as the last returns), and with a pause
+between calls standing for the agent's tool execution (`--pause-ms`, default 20). The pause
+matters because litellm finishes each call's logging on a background thread: back to back, that
+work competes for the GIL with whatever runs next, plain call or session alike.
+
+    python benchmarks/middleware_overhead.py [--steps 300] [--policy default] [--pause-ms 20] [--no-tracing]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("CONTEXTKIT_SHARED", REPO.parent / "shared"))
+TRAJ = SHARED / "data" / "trajectories"
+sys.path.insert(0, str(REPO / "tests"))  # the recording server
+sys.path.insert(0, str(REPO))  # the repo's packages before this folder's scripts (benchmarks/tracing.py)
+
+import contextkit  # noqa: E402  (first: offline defaults before litellm loads)
+
+
+def conversation(steps: int) -> list[dict]:
+    """System + task of the first trajectory, then every trajectory's tool rounds until `steps` assistant turns."""
+    files = sorted(TRAJ.glob("*.json"))
+    if not files:
+        sys.exit(f"no trajectories in {TRAJ}")
+    first = json.loads(files[0].read_text())["messages"]
+    msgs = [dict(m) for m in first[:2]]
+    turns = 0
+    for k, f in enumerate(files):
+        for m in json.loads(f.read_text())["messages"][2:]:
+            if m["role"] == "user":
+                continue  # format-error nudges: keep the chain a pure tool loop
+            m = dict(m)
+            if m.get("tool_calls"):
+                m["tool_calls"] = [{**tc, "id": f"t{k}_{tc['id']}"} for tc in m["tool_calls"]]
+            if m.get("tool_call_id"):
+                m["tool_call_id"] = f"t{k}_{m['tool_call_id']}"
+            if m["role"] == "assistant":
+                if turns == steps:
+                    return msgs
+                turns += 1
+            msgs.append(m)
+    sys.exit(f"the trajectories hold only {turns} steps")
+
+
+def call_points(msgs: list[dict]) -> list[int]:
+    """Where the agent calls the model: before each assistant message (and once at the end)."""
+    return [i for i, m in enumerate(msgs) if m["role"] == "assistant" and i > 0] + [len(msgs)]
+
+
+def pruned_lists(msgs: list[dict], points: list[int], policy: str) -> list[list[dict]]:
+    s = contextkit.Session(policy, model="gpt-4o-mini", tracing=False)
+    return [s.prepare(msgs[:i]) for i in points]
+
+
+def run(msgs, points, expected, server, policy: str, tracing, pause: float) -> dict:
+    import litellm
+
+    kw = {"model": "openai/gpt-4o-mini", "api_base": server.base_url, "api_key": "sk-test", "max_retries": 0}
+    inner: list[float] = []
+
+    def timed(**kwargs):
+        t0 = time.perf_counter()
+        try:
+            return litellm.completion(**kwargs)
+        finally:
+            inner.append(time.perf_counter() - t0)
+
+    session = contextkit.Session(policy, model="gpt-4o-mini", tracing=tracing)
+    completion = contextkit.wrap(timed, session=session)
+    plain_t, session_t, added_inside = [], [], []
+    for n, (i, sent) in enumerate(zip(points, expected)):
+        order = ("plain", "session") if n % 2 == 0 else ("session", "plain")
+        for which in order:
+            if pause:
+                time.sleep(pause)
+            t0 = time.perf_counter()
+            if which == "plain":
+                litellm.completion(messages=sent, **kw)
+                plain_t.append(time.perf_counter() - t0)
+            else:
+                completion(messages=msgs[:i], **kw)
+                took = time.perf_counter() - t0
+                session_t.append(took)
+                added_inside.append(took - inner[-1])
+    session.close()
+    same = sum(1 for st, sent in zip(session.steps, expected) if st.messages_sent == sent)
+    if same != len(expected):
+        sys.exit(f"the session sent something else than the plain calls at {len(expected) - same} steps")
+    pruned_steps = sum(1 for r in session.reports if r.pruned)
+    return {
+        "plain": plain_t,
+        "session": session_t,
+        "inside": added_inside,
+        "paired": [s - p for s, p in zip(session_t, plain_t)],
+        "prepare": [r.duration_ms / 1e3 for r in session.reports],
+        "tokens_before": session.steps[-1].tokens_before,
+        "tokens_after": session.steps[-1].tokens_after,
+        "pruned_steps": pruned_steps,
+        "steps": len(session.steps),
+    }
+
+
+def report(label: str, r: dict) -> float:
+    med = statistics.median
+    print(f"{label}: {r['steps']} calls; last request {r['tokens_before']:,} tokens -> {r['tokens_after']:,} sent")
+    print(f"  plain litellm.completion       median {med(r['plain']) * 1e3:7.2f} ms")
+    print(f"  Session.completion             median {med(r['session']) * 1e3:7.2f} ms")
+    print(f"  added, paired per step         median {med(r['paired']) * 1e3:7.3f} ms")
+    inside = sorted(r["inside"])
+    p90 = inside[int(0.9 * (len(inside) - 1))]
+    print(f"  added, measured inside a call  median {med(inside) * 1e3:7.3f} ms (p90 {p90 * 1e3:.3f} ms)")
+    print(f"    of which prepare()           median {med(r['prepare']) * 1e3:7.3f} ms")
+    return med(r["paired"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--policy", default="default")
+    ap.add_argument("--pause-ms", type=float, default=20.0, help="tool time between calls in the paced run")
+    ap.add_argument("--no-tracing", action="store_true", help="skip the tracing-on figures")
+    a = ap.parse_args()
+    from openai_server import OpenAIServer, Reply
+
+    msgs = conversation(a.steps)
+    points = call_points(msgs)
+    expected = pruned_lists(msgs, points, a.policy)
+    print(f"conversation: {len(msgs)} messages, {len(points)} model calls (policy {a.policy!r}); local server;"
+          f" {os.cpu_count()} CPUs; {time.strftime('%Y-%m-%d')}")
+    reply = Reply.text("ok", usage={"prompt_tokens": 1000, "completion_tokens": 10})
+    with OpenAIServer(default=reply) as server:
+        import litellm
+
+        for _ in range(5):  # warm up litellm's client cache and lazy imports
+            litellm.completion(model="openai/gpt-4o-mini", api_base=server.base_url, api_key="sk-test",
+                               messages=[{"role": "user", "content": "hi"}])
+        pause = a.pause_ms / 1e3
+        added = report("tracing off, back to back", run(msgs, points, expected, server, a.policy, False, 0.0))
+        paced = report(f"tracing off, {a.pause_ms:g} ms tool time between calls",
+                       run(msgs, points, expected, server, a.policy, False, pause))
+        print(f"target <= 2 ms median added (paired): back to back {'met' if added <= 0.002 else 'NOT met'}, "
+              f"paced {'met' if paced <= 0.002 else 'NOT met'}")
+        if a.no_tracing:
+            return
+        try:
+            import tracing
+        except Exception as e:  # noqa: BLE001
+            print(f"tracing on: not measured ({type(e).__name__}: {e})")
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            tracing.configure(db_path=str(Path(tmp) / "traces.duckdb"))
+            on = run(msgs, points, expected, server, a.policy, True, pause)
+            t0 = time.perf_counter()
+            tracing.flush(60)
+            flush_s = time.perf_counter() - t0
+            tracing.shutdown()
+        report(f"tracing on (DuckDB store), {a.pause_ms:g} ms tool time between calls", on)
+        print(f"  (spans are built and stored off the agent's thread; the final flush took {flush_s:.2f} s)")
+
+
+if __name__ == "__main__":
+    main()
