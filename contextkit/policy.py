@@ -155,7 +155,7 @@ class Policy:
             return []
         victims.extend(near)
         gain = sum(max(0, s.tokens - self.placeholder_estimate()) for s, _ in victims)
-        if gain < max(1, self.clear_at_least):
+        if self.clear_at_least and gain < self.clear_at_least:
             return []
         if self.min_cache_gain:
             first = min(s.index for s, _ in victims)
