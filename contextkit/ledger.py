@@ -108,6 +108,7 @@ class Ledger:
         self._serial = 0
         self._tool_count: dict[str, int] = {}
         self._detached: dict[tuple, list[Segment]] = {}
+        self._terms_memo: tuple[Segment | None, list[str]] = (None, [])
         self._task_seen = False  # the first user message (the task) has been read
         self.open: list[Segment] = []  # tool results still kept, in order: what a policy may prune
         self.n_assistant = 0
@@ -323,11 +324,18 @@ class Ledger:
         if call is not None:
             self._supersede(seg, call, step)
 
+    def terms_of(self, seg: Segment) -> list[str]:
+        """The ordered terms of a segment's original text (the last one asked for is remembered:
+        pruning asks twice, for the placeholder and to leave the use index)."""
+        if self._terms_memo[0] is not seg:
+            text = msgs.content_text(self._originals[seg.handle].get("content"))
+            self._terms_memo = (seg, ordered_terms(text))
+        return self._terms_memo[1]
+
     def forget_terms(self, seg: Segment) -> None:
         """Drop a pruned segment from the use index: its use no longer decides anything."""
-        text = msgs.content_text(self._originals[seg.handle].get("content"))
         index = self._term_index
-        for t in terms(text):
+        for t in self.terms_of(seg):
             hit = index.get(t)
             if hit is seg:
                 del index[t]
@@ -336,12 +344,12 @@ class Ledger:
                 if len(hit) == 1:
                     index[t] = hit[0]
 
-    def new_terms(self, text: str, limit: int) -> list[str]:
-        """Up to `limit` terms of `text`, in order, that nothing un-prunable in the request carries
-        yet (no repeats). Call `carry` with them once a placeholder holds them."""
+    def new_terms(self, seg: Segment, limit: int) -> list[str]:
+        """Up to `limit` terms of the segment, in order, that nothing un-prunable in the request
+        carries yet (no repeats). Call `carry` with them once a placeholder holds them."""
         out: list[str] = []
         carried = self.carried
-        for t in ordered_terms(text):
+        for t in self.terms_of(seg):
             if hash(t) not in carried:
                 out.append(t)
                 if len(out) >= limit:

@@ -35,10 +35,10 @@ def args_digest(args_text: str) -> str:
 
 
 def placeholder_text(
-    seg: Segment, original: dict, reason: str, style: Placeholder, step: int, new_terms: Callable[[str, int], list[str]] | None = None
+    seg: Segment, original: dict, reason: str, style: Placeholder, step: int, new_terms: Callable[[Segment, int], list[str]] | None = None
 ) -> tuple[str, list[str]]:
     """The placeholder for a pruned tool result (what was there, why it went, how to get it
-    back) and the key terms it keeps. `new_terms(text, limit)` picks them: the ledger knows which
+    back) and the key terms it keeps. `new_terms(seg, limit)` picks them: the ledger knows which
     terms the rest of the request already carries."""
     text = content_text(original.get("content"))
     fields = {
@@ -59,7 +59,7 @@ def placeholder_text(
             out.append("key lines:\n" + "\n".join(lines))
     kept: list[str] = []
     if style.key_terms and new_terms is not None:
-        kept = new_terms(text, style.key_terms)
+        kept = new_terms(seg, style.key_terms)
         if kept:
             out.append("mentions: " + " ".join(kept))
     if style.head_chars or style.tail_chars:
