@@ -2,8 +2,9 @@
 
 Builds a 300-step agent conversation from the shared trajectories (their tool rounds chained one
 after another, ids made unique; read at run time from ../shared/data/trajectories), starts the
-local OpenAI-compatible test server (tests/openai_server.py) and replays the conversation as an
-agent would, one model call per step, timing side by side in the same run:
+local OpenAI-compatible test server (tests/openai_server.py, in its own process, as a real server
+would be) and replays the conversation as an agent would, one model call per step, timing side
+by side in the same run:
 
   plain    litellm.completion(messages=<what the session sends at that step>)
   session  Session(policy, tracing=False).completion(messages=<the agent's full list>)
@@ -29,6 +30,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -37,7 +39,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CONTEXTKIT_SHARED", REPO.parent / "shared"))
 TRAJ = SHARED / "data" / "trajectories"
-sys.path.insert(0, str(REPO / "tests"))  # the recording server
 sys.path.insert(0, str(REPO))  # the repo's packages before this folder's scripts (benchmarks/tracing.py)
 
 import contextkit  # noqa: E402  (first: offline defaults before litellm loads)
@@ -78,10 +79,16 @@ def pruned_lists(msgs: list[dict], points: list[int], policy: str) -> list[list[
     return [s.prepare(msgs[:i]) for i in points]
 
 
-def run(msgs, points, expected, server, policy: str, tracing, pause: float) -> dict:
+def start_server() -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "openai_server.py"), "--port", "0"],
+                            stdout=subprocess.PIPE, text=True)
+    return proc, proc.stdout.readline().strip()
+
+
+def run(msgs, points, expected, base_url: str, policy: str, tracing, pause: float) -> dict:
     import litellm
 
-    kw = {"model": "openai/gpt-4o-mini", "api_base": server.base_url, "api_key": "sk-test", "max_retries": 0}
+    kw = {"model": "openai/gpt-4o-mini", "api_base": base_url, "api_key": "sk-test", "max_retries": 0}
     inner: list[float] = []
 
     def timed(**kwargs):
@@ -146,42 +153,46 @@ def main() -> None:
     ap.add_argument("--pause-ms", type=float, default=20.0, help="tool time between calls in the paced run")
     ap.add_argument("--no-tracing", action="store_true", help="skip the tracing-on figures")
     a = ap.parse_args()
-    from openai_server import OpenAIServer, Reply
-
     msgs = conversation(a.steps)
     points = call_points(msgs)
     expected = pruned_lists(msgs, points, a.policy)
     print(f"conversation: {len(msgs)} messages, {len(points)} model calls (policy {a.policy!r}); local server;"
           f" {os.cpu_count()} CPUs; {time.strftime('%Y-%m-%d')}")
-    reply = Reply.text("ok", usage={"prompt_tokens": 1000, "completion_tokens": 10})
-    with OpenAIServer(default=reply) as server:
+    proc, base_url = start_server()
+    try:
         import litellm
 
         for _ in range(5):  # warm up litellm's client cache and lazy imports
-            litellm.completion(model="openai/gpt-4o-mini", api_base=server.base_url, api_key="sk-test",
+            litellm.completion(model="openai/gpt-4o-mini", api_base=base_url, api_key="sk-test",
                                messages=[{"role": "user", "content": "hi"}])
         pause = a.pause_ms / 1e3
-        added = report("tracing off, back to back", run(msgs, points, expected, server, a.policy, False, 0.0))
+        added = report("tracing off, back to back", run(msgs, points, expected, base_url, a.policy, False, 0.0))
         paced = report(f"tracing off, {a.pause_ms:g} ms tool time between calls",
-                       run(msgs, points, expected, server, a.policy, False, pause))
+                       run(msgs, points, expected, base_url, a.policy, False, pause))
         print(f"target <= 2 ms median added (paired): back to back {'met' if added <= 0.002 else 'NOT met'}, "
               f"paced {'met' if paced <= 0.002 else 'NOT met'}")
-        if a.no_tracing:
-            return
-        try:
-            import tracing
-        except Exception as e:  # noqa: BLE001
-            print(f"tracing on: not measured ({type(e).__name__}: {e})")
-            return
-        with tempfile.TemporaryDirectory() as tmp:
-            tracing.configure(db_path=str(Path(tmp) / "traces.duckdb"))
-            on = run(msgs, points, expected, server, a.policy, True, pause)
-            t0 = time.perf_counter()
-            tracing.flush(60)
-            flush_s = time.perf_counter() - t0
-            tracing.shutdown()
-        report(f"tracing on (DuckDB store), {a.pause_ms:g} ms tool time between calls", on)
-        print(f"  (spans are built and stored off the agent's thread; the final flush took {flush_s:.2f} s)")
+        if not a.no_tracing:
+            tracing_on(msgs, points, expected, base_url, a.policy, a.pause_ms)
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def tracing_on(msgs, points, expected, base_url: str, policy: str, pause_ms: float) -> None:
+    try:
+        import tracing
+    except Exception as e:  # noqa: BLE001
+        print(f"tracing on: not measured ({type(e).__name__}: {e})")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        tracing.configure(db_path=str(Path(tmp) / "traces.duckdb"))
+        on = run(msgs, points, expected, base_url, policy, True, pause_ms / 1e3)
+        t0 = time.perf_counter()
+        tracing.flush(60)
+        flush_s = time.perf_counter() - t0
+        tracing.shutdown()
+    report(f"tracing on (DuckDB store), {pause_ms:g} ms tool time between calls", on)
+    print(f"  (spans are built and stored off the agent's thread; the final flush took {flush_s:.2f} s)")
 
 
 if __name__ == "__main__":

@@ -353,10 +353,12 @@ def _pieces(text: str | None, size: int = 8) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="A local OpenAI-compatible server that echoes the last user message.")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     args = parser.parse_args()
     server = OpenAIServer(port=args.port, default=echo).start()
-    print(f"listening on {server.base_url}  (litellm: model='openai/<any>', api_base=that, api_key='sk-test')")
+    # first line: the address alone, for a parent process that started this one
+    print(server.base_url, flush=True)
+    print("litellm: model='openai/<any>', api_base=<that>, api_key='sk-test'; Ctrl-C stops", flush=True)
     try:
         while True:
             time.sleep(3600)
