@@ -42,6 +42,7 @@ class RunState:
     masker: Masker
     base: dict = field(default_factory=dict)  # attributes every span of the run carries
     known: set = field(default_factory=set)  # handles whose original went out
+    segs: dict = field(default_factory=dict)  # handle -> the segment's fields as last sent out
     edits: dict = field(default_factory=dict)  # handle -> the sent_message object last sent out
     tools_obj: Any = None
     tools_attrs: dict = field(default_factory=dict)
@@ -52,7 +53,8 @@ class RunState:
 # ---------------------------------------------------------------------------- context_prune (CHAIN)
 
 
-def context_attributes(st: RunState, report: PrepareReport, rows: list[tuple], ledger: Any, policy: str) -> dict:
+def context_attributes(st: RunState, report: PrepareReport, rows: list[tuple], ledger: Any, policy: str,
+                       full_manifest: bool = False) -> dict:
     """The CHAIN span of one `prepare`: decisions, tokens before/after, the manifest, new contents."""
     step = report.step
     a = dict(st.base)
@@ -76,22 +78,42 @@ def context_attributes(st: RunState, report: PrepareReport, rows: list[tuple], l
     a[C.INPUT_MIME] = C.JSON_MIME
     a[C.OUTPUT_VALUE] = dumps({"tokens": report.tokens_after, "pruned": [h for h, _ in report.pruned]})
     a[C.OUTPUT_MIME] = C.JSON_MIME
+    a[C.SEG_COUNT] = len(rows)
+    if rows and full_manifest:
+        _manifest(a, C.SEG, rows, step)
+    _changes(a, st, rows, step)
     if rows:
-        _manifest(a, rows, step)
         _contents(a, st, rows, ledger)
     return a
 
 
-def _manifest(a: dict, rows: list[tuple], step: int) -> None:
+def _changes(a: dict, st: RunState, rows: list[tuple], step: int) -> None:
+    """`contextkit.segment_changes.*`: segments new or changed since the previous step, and those
+    that left the list (index -1). The store keeps only these, so it grows with the conversation."""
+    prev = st.segs
+    ih = _I["handle"]
+    changed = [r for r in rows if prev.get(r[ih]) != r]
+    cur = {r[ih]: r for r in rows}
+    n_new = sum(1 for r in changed if r[ih] not in prev)
+    if len(prev) + n_new > len(rows):  # some segments are gone
+        ii = _I["index"]
+        changed += [r[:ii] + (-1,) + r[ii + 1:] for h, r in prev.items() if h not in cur]
+    st.segs = cur
+    if changed:
+        _manifest(a, C.SEG_CHANGES, changed, step)
+
+
+def _manifest(a: dict, prefix: str, rows: list[tuple], step: int) -> None:
+    """Segment rows as parallel arrays ("" / -1 where a value is missing: arrays hold no nulls)."""
     cols = list(zip(*rows))
     for name in C.SEG_STR_FIELDS:
-        a[C.SEG + name] = ["" if v is None else str(v) for v in cols[_I[name]]]
+        a[prefix + name] = ["" if v is None else str(v) for v in cols[_I[name]]]
     for name in C.SEG_INT_FIELDS:
         if name == "age":
-            a[C.SEG + "age"] = [step - v for v in cols[_I["last_used"]]]
+            a[prefix + "age"] = [step - v for v in cols[_I["last_used"]]]
         else:
-            a[C.SEG + name] = [-1 if v is None else int(v) for v in cols[_I[name]]]
-    a[C.SEG + "edited"] = [v is not None for v in cols[_I["sent_message"]]]
+            a[prefix + name] = [-1 if v is None else int(v) for v in cols[_I[name]]]
+    a[prefix + "edited"] = [v is not None for v in cols[_I["sent_message"]]]
 
 
 def _contents(a: dict, st: RunState, rows: list[tuple], ledger: Any) -> None:

@@ -71,9 +71,12 @@ class TracingConfig:
     otlp_shutdown_s: float = 3.0  # at exit: what an OTLP endpoint (maybe dead) gets
     tracer_provider: Any = None  # attach to this SDK TracerProvider instead of making our own
     set_global: bool = False  # make our provider the global one
-    max_queue_size: int = 50_000
-    max_export_batch_size: int = 4096
+    max_queue_size: int = 16_384  # the store's queue (spans waiting while another process writes)
+    max_export_batch_size: int = 8192  # DuckDB likes few large batches: each costs a connect and a commit
     extra_processors: list = field(default_factory=list)  # more SpanProcessors for our provider
+    # Flatten every message sent into each LLM span (`llm.input_messages.*`)? None: only when
+    # something besides our store reads the spans (OTLP, extra processors, the user's provider).
+    flatten_messages: bool | None = None
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "TracingConfig":

@@ -144,7 +144,17 @@ CK_RUN_COST_USD = "contextkit.run.cost_usd"
 CK_RUN_SAVED_USD = "contextkit.run.saved_usd"
 
 # The segment manifest, column by column (parallel arrays, one element per segment, in list order).
+# `contextkit.segments.*`: the whole manifest (only when spans are flattened for OTLP viewers);
+# `contextkit.segment_changes.*`: the segments that changed since the run's previous step, always
+# (what the store keeps; a segment that left the list has index -1).
 SEG = "contextkit.segments."
+SEG_CHANGES = "contextkit.segment_changes."
+SEG_COUNT = "contextkit.segments.count"
+# column order of the store's segment_states table after (run_id, step)
+SEG_STORE_FIELDS = (
+    "handle", "index", "role", "kind", "tool_name", "tool_call_id", "tokens", "sent_tokens", "reasoning_tokens",
+    "first_seen", "last_used", "used_count", "state", "reason", "superseded_by", "pruned_at", "edited",
+)
 SEG_STR_FIELDS = ("handle", "role", "kind", "tool_name", "tool_call_id", "state", "reason", "superseded_by")
 SEG_INT_FIELDS = (
     "index", "tokens", "sent_tokens", "reasoning_tokens", "first_seen", "last_used", "age", "used_count", "pruned_at",
@@ -158,9 +168,13 @@ EDIT_MESSAGES = "contextkit.edits.message"  # JSON of each message as now sent
 
 # Attribute prefixes that the DuckDB store normalises into its own tables (left out of raw_spans).
 NORMALISED_PREFIXES = (
-    INPUT_MESSAGES + ".", TOOLS + ".", SEG, "contextkit.new_segments.", "contextkit.edits.", CK_TOOLS, CK_OUTPUT_MESSAGE,
+    INPUT_MESSAGES + ".", TOOLS + ".", SEG, SEG_CHANGES, "contextkit.new_segments.", "contextkit.edits.", CK_TOOLS, CK_OUTPUT_MESSAGE,
 )
 
 
-def in_message(prefix: str, i: int) -> str:
-    return f"{prefix}.{i}."
+# ... and, on contextkit's own spans, values the store keeps in its tables (tool_spans, llm_calls).
+STORED_ELSEWHERE = (
+    OUTPUT_MESSAGES + ".", OUTPUT_VALUE, INPUT_VALUE, TOOL_CALL_ARGUMENTS, TOOL_CALL_RESULT,
+    INVOCATION_PARAMETERS, CK_GUARD_EVENTS,
+)
+

@@ -4,8 +4,8 @@ DuckDB lets one read-write process or many readers hold a file, so each batch co
 in one transaction (Arrow tables, not executemany: field-notes §5) and closes, retrying while
 another process or a viewer holds the file. A batch that cannot be written in time stays pending
 and goes with the next one. The store grows with the conversation: a context span's manifest is
-reduced to the segments that changed since the run's previous step, and contents are stored once
-under their hash.
+already reduced to the segments that changed since the run's previous step (the worker sends only
+those), and contents are stored once under their hash.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import logging
 import os
 import random
 import time
+from itertools import repeat
 from typing import Any, Sequence
 
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -25,12 +26,19 @@ from .schema import CONTENT_TABLES, SCHEMA_VERSION, TABLES, ddl
 
 log = logging.getLogger("contextkit.tracing")
 
-_SEG_COLS = ("index", "role", "kind", "tool_name", "tool_call_id", "tokens", "sent_tokens", "reasoning_tokens",
-             "first_seen", "last_used", "used_count", "state", "reason", "superseded_by", "pruned_at", "edited")
-_SEG_KEYS = tuple(C.SEG + c for c in _SEG_COLS)
-_NULL_IF_EMPTY = {1, 2, 3, 4, 12, 13}  # role .. tool_call_id, reason, superseded_by: "" -> NULL
-_NULL_IF_NEG = {14}  # pruned_at: -1 -> NULL
+_SEG_KEYS = tuple(C.SEG_CHANGES + c for c in C.SEG_STORE_FIELDS)
+# The manifest arrays hold "" and -1 where a value is missing; the insert turns them into NULLs.
+_SEGMENT_INSERT = (
+    "INSERT INTO segment_states SELECT run_id, step, handle, idx, nullif(role, ''), nullif(kind, ''), "
+    "nullif(tool_name, ''), nullif(tool_call_id, ''), tokens, sent_tokens, reasoning_tokens, first_seen, last_used, "
+    "used_count, nullif(state, ''), nullif(reason, ''), nullif(superseded_by, ''), nullif(pruned_at, -1), edited "
+    "FROM _ck_batch"
+)
 _MAX_PENDING_ROWS = 500_000
+_WAL_LIMIT = "8MB"
+# New files get 16 KiB blocks instead of 256 KiB: a store of a dozen small tables, appended in
+# batches, wastes far less space in partly filled blocks (a 2-3x smaller file on the shared corpus).
+_BLOCK_SIZE = "16384"
 
 
 def content_hash(text: str) -> str:
@@ -46,12 +54,11 @@ def _dumps(v: Any) -> str:
 
 
 class _RunDelta:
-    """The last manifest written for one run, to write only what changed."""
+    """What the exporter remembers about a run: its tools list's hash."""
 
-    __slots__ = ("prev", "tools_text", "tools_hash")
+    __slots__ = ("tools_text", "tools_hash")
 
     def __init__(self) -> None:
-        self.prev: dict[str, tuple] = {}
         self.tools_text: str | None = None
         self.tools_hash: str | None = None
 
@@ -68,6 +75,8 @@ class DuckDBSpanExporter(SpanExporter):
         self._runs: dict[str, _RunDelta] = {}
         self._written: set[str] = set()  # content hashes already in the file
         self._shutdown = False
+        self._resource: Any = None
+        self._service: str | None = None
         self.batches = 0
         self.failures = 0
         self.last_error: str | None = None
@@ -94,14 +103,25 @@ class DuckDBSpanExporter(SpanExporter):
         if self._shutdown:
             return
         self._shutdown = True
-        if any(self._pending.values()) and not self._disabled:
-            budget = 2.0 if timeout_millis is None else max(0.1, timeout_millis / 1000)
-            self._flush(time.monotonic() + budget)
+        if self._disabled or not self._ready:
+            return
+        deadline = time.monotonic() + (5.0 if timeout_millis is None else max(0.1, timeout_millis / 1000))
+        if any(self._pending.values()):
+            self._flush(deadline)
+        try:  # fold the WAL into the file: compressed, and quick to open for readers
+            con = self._connect(deadline)
+            try:
+                con.execute("CHECKPOINT")
+            finally:
+                con.close()
+        except Exception as e:  # noqa: BLE001 - another process holds the file; its close checkpoints
+            log.debug("contextkit tracing: no final checkpoint: %s", e)
 
     # ------------------------------------------------------------------ spans -> rows
 
     def _add(self, rows: dict[str, list], span: Any, new_hashes: set) -> None:
-        a = span.attributes or {}
+        # a plain dict: the SDK's attribute mapping costs a Python call per lookup
+        a = span.attributes.copy() if span.attributes else {}
         ctx = span.context
         trace_id, span_id = _hex(ctx.trace_id, 32), _hex(ctx.span_id, 16)
         parent = _hex(span.parent.span_id, 16) if span.parent is not None else None
@@ -111,21 +131,25 @@ class DuckDBSpanExporter(SpanExporter):
         op = a.get(C.OPERATION)
         start, end = span.start_time, span.end_time
         status = span.status
-        service = span.resource.attributes.get(C.SERVICE_NAME) if span.resource is not None else None
-        kept = {k: v for k, v in a.items() if not k.startswith(C.NORMALISED_PREFIXES)}
-        events = [{"name": e.name, "time": e.timestamp, "attributes": dict(e.attributes or {})} for e in span.events]
-        rows["span_log"].append((
-            trace_id, span_id, parent, run_id, step, span.name, kind, op, start, end,
-            (end - start) / 1e6 if end and start else None, status.status_code.name, status.description,
-            service, _dumps(kept), _dumps(events) if events else None,
-        ))
         ours = span.instrumentation_scope is not None and span.instrumentation_scope.name == "contextkit"
-        if not ours or run_id is None:
+        if not ours or run_id is None:  # someone else's span (nested in a run, or not): kept as it came
+            res = span.resource
+            if res is not self._resource:
+                self._resource, self._service = res, (res.attributes.get(C.SERVICE_NAME) if res is not None else None)
+            events = [{"name": e.name, "time": e.timestamp, "attributes": dict(e.attributes or {})} for e in span.events]
+            attrs = _dumps({k: v for k, v in a.items() if not k.startswith(C.NORMALISED_PREFIXES)})
+            rows["span_log"].append((
+                trace_id, span_id, parent, run_id, step, span.name, kind, op, start, end,
+                (end - start) / 1e6 if end and start else None, status.status_code.name, status.description,
+                self._service, attrs, _dumps(events) if events else None,
+            ))
             return
         if op == C.OP_PRUNE:
-            self._context(rows, a, run_id, step, trace_id, span_id, start, end, new_hashes)
+            self._context(rows, a, run_id, step, trace_id, span_id, parent, start, end, new_hashes)
         elif op == C.OP_AGENT:
-            self._agent(rows, a, run_id, trace_id, span_id, start, end, status, service)
+            res = span.resource
+            service = res.attributes.get(C.SERVICE_NAME) if res is not None else None
+            self._agent(rows, a, run_id, trace_id, span_id, parent, start, end, status, service)
         elif op == C.OP_TOOL:
             rows["tool_spans"].append((
                 run_id, step, trace_id, span_id, parent, a.get(C.TOOL_NAME), a.get(C.TOOL_ID),
@@ -135,24 +159,23 @@ class DuckDBSpanExporter(SpanExporter):
         elif step is not None and (op == C.OP_CHAT or a.get(C.CK_LLM_SPANS_SUPPRESSED)):
             self._llm(rows, a, run_id, step, trace_id, span_id, parent, kind, start, end, new_hashes)
 
-    def _agent(self, rows, a, run_id, trace_id, span_id, start, end, status, service) -> None:
+    def _agent(self, rows, a, run_id, trace_id, span_id, parent, start, end, status, service) -> None:
         tags = a.get(C.TAGS)
         rows["agent_runs"].append((
             run_id, trace_id, span_id, a.get(C.AGENT_NAME), service, a.get(C.CK_POLICY), a.get(C.CK_MODEL),
             a.get(C.USER_ID), _dumps(list(tags)) if tags else None, a.get(C.METADATA), start, end,
             "error" if status.status_code.name == "ERROR" else "ok", a.get(C.CK_ENDED_BY),
             a.get(C.CK_RUN_STEPS), a.get(C.CK_RUN_TOOL_CALLS), a.get(C.CK_RUN_INPUT_TOKENS),
-            a.get(C.CK_RUN_OUTPUT_TOKENS), a.get(C.CK_RUN_COST_USD), a.get(C.CK_RUN_SAVED_USD),
+            a.get(C.CK_RUN_OUTPUT_TOKENS), a.get(C.CK_RUN_COST_USD), a.get(C.CK_RUN_SAVED_USD), parent,
         ))
         self._runs.pop(run_id, None)
 
-    def _context(self, rows, a, run_id, step, trace_id, span_id, start, end, new_hashes) -> None:
-        handles = a.get(C.SEG + "handle") or ()
+    def _context(self, rows, a, run_id, step, trace_id, span_id, parent, start, end, new_hashes) -> None:
         pruned = a.get(C.CK_PRUNED_HANDLES) or ()
         rows["contexts"].append((
-            run_id, step, trace_id, span_id, start, end, a.get(C.CK_MESSAGES), len(handles),
+            run_id, step, trace_id, span_id, start, end, a.get(C.CK_MESSAGES), a.get(C.SEG_COUNT),
             a.get(C.CK_TOKENS_BEFORE), a.get(C.CK_TOKENS_AFTER), len(pruned), a.get(C.CK_FALLBACK),
-            a.get(C.CK_ERROR), a.get(C.CK_PREPARE_MS), a.get(C.CK_POLICY),
+            a.get(C.CK_ERROR), a.get(C.CK_PREPARE_MS), a.get(C.CK_POLICY), parent,
         ))
         dec = rows["decisions"]
         for h, why in zip(pruned, a.get(C.CK_PRUNED_REASONS) or ()):
@@ -161,30 +184,21 @@ class DuckDBSpanExporter(SpanExporter):
             dec.append((run_id, step, None, "fallback", a[C.CK_FALLBACK]))
         if a.get(C.CK_ERROR):
             dec.append((run_id, step, None, "error", a[C.CK_ERROR]))
-        delta = self._runs.get(run_id)
-        if delta is None:
-            delta = self._runs[run_id] = _RunDelta()
-        self._segments(rows["segment_states"], a, handles, run_id, step, delta)
-        roles = dict(zip(handles, a.get(C.SEG + "role") or ()))
+        roles = self._segments(rows["segment_states"], a, run_id, step)
         for form, hk, mk in (("original", C.NEW_SEG_HANDLES, C.NEW_SEG_MESSAGES), ("edited", C.EDIT_HANDLES, C.EDIT_MESSAGES)):
             for h, text in zip(a.get(hk) or (), a.get(mk) or ()):
                 digest = self._message(rows, text, roles.get(h), new_hashes)
                 rows["segment_forms"].append((run_id, step, h, form, digest))
 
-    def _segments(self, out: list, a, handles, run_id: str, step: int, delta: _RunDelta) -> None:
+    @staticmethod
+    def _segments(out: list, a: dict, run_id: str, step: int) -> dict:
+        """The step's segment changes as rows (the worker sent only what changed); handle -> role."""
         cols = [a.get(k) for k in _SEG_KEYS]
-        if any(c is None for c in cols):
-            return
-        prev = delta.prev
-        cur: dict[str, tuple] = {}
-        for h, vals in zip(handles, zip(*cols)):
-            cur[h] = vals
-            if prev.get(h) != vals:
-                out.append(_seg_row(run_id, step, h, vals))
-        if len(cur) != len(prev) or prev.keys() - cur.keys():
-            for h in prev.keys() - cur.keys():  # left the list: one row with index -1
-                out.append(_seg_row(run_id, step, h, (-1,) + prev[h][1:]))
-        delta.prev = cur
+        if cols[0] is None or any(c is None for c in cols):
+            return {}
+        n = len(cols[0])
+        out.extend(zip(repeat(run_id, n), repeat(step, n), *cols))
+        return dict(zip(cols[0], cols[2]))
 
     def _llm(self, rows, a, run_id, step, trace_id, span_id, parent, kind, start, end, new_hashes) -> None:
         out = a.get(C.CK_OUTPUT_MESSAGE)
@@ -233,7 +247,6 @@ class DuckDBSpanExporter(SpanExporter):
             if n > _MAX_PENDING_ROWS:
                 log.warning("contextkit tracing: trace store %s unwritable (%s); dropping %d rows", self.path, e, n)
                 self._pending = {t: [] for t in TABLES}
-                self._runs.clear()  # the next step of every run writes its whole manifest again
             elif self.failures <= 3:
                 log.warning("contextkit tracing: trace store %s busy or unwritable, will retry: %s", self.path, e)
             return SpanExportResult.FAILURE
@@ -264,6 +277,8 @@ class DuckDBSpanExporter(SpanExporter):
                         f"INSERT INTO {table} SELECT * FROM _ck_batch b "
                         f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.hash = b.hash)"
                     )
+                elif table == "segment_states":
+                    con.execute(_SEGMENT_INSERT)
                 else:
                     con.execute(f"INSERT INTO {table} SELECT * FROM _ck_batch")
                 con.unregister("_ck_batch")
@@ -285,7 +300,8 @@ class DuckDBSpanExporter(SpanExporter):
         delay = 0.005
         while True:
             try:
-                con = duckdb.connect(self.path)
+                # one thread: batches are small, and the agent needs the other cores
+                con = duckdb.connect(self.path, config={"threads": 1, "default_block_size": _BLOCK_SIZE})
                 break
             except duckdb.IOException:
                 if time.monotonic() + delay > deadline:
@@ -296,6 +312,11 @@ class DuckDBSpanExporter(SpanExporter):
             for p in (self.path, self.path + ".wal"):
                 if os.path.exists(p):
                     os.chmod(p, 0o600)
+        # Closing checkpoints by default (rewrites each table's last row group: most of a small
+        # batch's cost). Let the WAL take batches up to a few MB instead; DuckDB checkpoints when it
+        # grows past that, and `shutdown` checkpoints at the end.
+        con.execute(f"SET checkpoint_threshold = '{_WAL_LIMIT}'")
+        con.execute("PRAGMA disable_checkpoint_on_shutdown")
         return con
 
     def _prepare_schema(self, con: Any) -> None:
@@ -314,12 +335,6 @@ class DuckDBSpanExporter(SpanExporter):
             con.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [SCHEMA_VERSION])
             con.execute("COMMIT")
         self._ready = True
-
-
-def _seg_row(run_id: str, step: int, handle: str, vals: tuple) -> tuple:
-    return (run_id, step, handle) + tuple(
-        None if (i in _NULL_IF_EMPTY and v == "") or (i in _NULL_IF_NEG and v == -1) else v for i, v in enumerate(vals)
-    )
 
 
 def _make_private_dir(d: str) -> None:
@@ -341,4 +356,10 @@ def _arrow(table: str, data: list[tuple]) -> Any:
         })
     cols = TABLES[table]
     columns = list(zip(*data))
-    return pa.table({name: pa.array(columns[i], type=_ARROW_TYPES[t]) for i, (name, _, t) in enumerate(cols)})
+    arrays = {}
+    for i, (name, _, t) in enumerate(cols):
+        if t == "ts":  # from Python ints to timestamps is ~200x faster through int64
+            arrays[name] = pa.array(columns[i], type=pa.int64()).cast(_ARROW_TYPES["ts"])
+        else:
+            arrays[name] = pa.array(columns[i], type=_ARROW_TYPES[t])
+    return pa.table(arrays)

@@ -21,9 +21,5 @@ def otlp_processor(settings: OTLPSettings, cfg: TracingConfig) -> BatchSpanProce
         headers=settings.headers or None,
         timeout=settings.timeout_s,
     )
-    return BatchSpanProcessor(
-        exporter,
-        max_queue_size=cfg.max_queue_size,
-        schedule_delay_millis=cfg.flush_interval_ms,
-        max_export_batch_size=min(cfg.max_export_batch_size, 512),  # keep requests well under intake limits
-    )
+    # the SDK's queue and batch sizes (or OTEL_BSP_*): LLM spans carry whole conversations here
+    return BatchSpanProcessor(exporter, schedule_delay_millis=cfg.flush_interval_ms)

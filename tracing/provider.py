@@ -136,7 +136,8 @@ class Tracing:
             trace.set_tracer_provider(provider)
         self.tracer = provider.get_tracer(SCOPE, VERSION)
         # Flatten every message into the LLM span only when something besides our store reads it.
-        self.full_messages = bool(cfg.otlp is not None or cfg.extra_processors or not self._own_provider)
+        auto = cfg.otlp is not None or bool(cfg.extra_processors) or not self._own_provider
+        self.full_messages = auto if cfg.flatten_messages is None else bool(cfg.flatten_messages)
 
     def _add(self, processor: Any) -> None:
         self.provider.add_span_processor(processor)

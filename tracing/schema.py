@@ -25,7 +25,7 @@ TABLES: dict[str, list[tuple[str, str, str]]] = {
         ("metadata", "JSON", "string"), ("started_at", "TIMESTAMP", "ts"), ("ended_at", "TIMESTAMP", "ts"),
         ("status", "VARCHAR", "string"), ("ended_by", "VARCHAR", "string"), ("steps", "INTEGER", "int32"),
         ("tool_calls", "INTEGER", "int32"), ("input_tokens", "BIGINT", "int64"), ("output_tokens", "BIGINT", "int64"),
-        ("cost_usd", "DOUBLE", "float64"), ("saved_usd", "DOUBLE", "float64"),
+        ("cost_usd", "DOUBLE", "float64"), ("saved_usd", "DOUBLE", "float64"), ("parent_span_id", "VARCHAR", "string"),
     ],
     "contexts": [
         ("run_id", "VARCHAR", "string"), ("step", "INTEGER", "int32"), ("trace_id", "VARCHAR", "string"),
@@ -33,7 +33,7 @@ TABLES: dict[str, list[tuple[str, str, str]]] = {
         ("n_messages", "INTEGER", "int32"), ("n_segments", "INTEGER", "int32"),
         ("tokens_before", "BIGINT", "int64"), ("tokens_after", "BIGINT", "int64"), ("pruned", "INTEGER", "int32"),
         ("fallback", "VARCHAR", "string"), ("error", "VARCHAR", "string"), ("prepare_ms", "DOUBLE", "float64"),
-        ("policy", "VARCHAR", "string"),
+        ("policy", "VARCHAR", "string"), ("parent_span_id", "VARCHAR", "string"),
     ],
     "llm_calls": [
         ("run_id", "VARCHAR", "string"), ("step", "INTEGER", "int32"), ("trace_id", "VARCHAR", "string"),
@@ -77,9 +77,37 @@ TABLES: dict[str, list[tuple[str, str, str]]] = {
     ],
 }
 CONTENT_TABLES = ("messages", "blobs")  # content-addressed: inserted only when the hash is new
+# Long texts: DuckDB's automatic choice leaves them uncompressed; zstd makes the store ~6x smaller.
+ZSTD_COLUMNS = {
+    ("span_log", "attributes"), ("span_log", "events"), ("messages", "json"), ("blobs", "body"),
+    ("tool_spans", "arguments"), ("tool_spans", "result"), ("llm_calls", "invocation_params"),
+    ("llm_calls", "guard_events"), ("agent_runs", "metadata"), ("segment_states", "reason"), ("decisions", "reason"),
+}
 
 VIEWS = {
-    "raw_spans": "SELECT * FROM span_log",
+    # contextkit's own spans live whole in their tables; span_log holds everyone else's
+    "raw_spans": """
+SELECT trace_id, span_id, parent_span_id, run_id, step, name, span_kind, operation, start_time, end_time,
+       duration_ms, status_code, status_message, service_name, attributes, events FROM span_log
+UNION ALL
+SELECT trace_id, span_id, parent_span_id, run_id, NULL, 'invoke_agent ' || coalesce(name, ''), 'AGENT', 'invoke_agent',
+       started_at, ended_at, date_diff('microsecond', started_at, ended_at) / 1000.0,
+       CASE WHEN status = 'error' THEN 'ERROR' ELSE 'UNSET' END, NULL, service_name, NULL, NULL FROM agent_runs
+UNION ALL
+SELECT trace_id, span_id, parent_span_id, run_id, step, 'context_prune', 'CHAIN', 'context_prune', started_at, ended_at,
+       date_diff('microsecond', started_at, ended_at) / 1000.0, CASE WHEN error IS NULL THEN 'UNSET' ELSE 'ERROR' END,
+       error, NULL, NULL, NULL FROM contexts
+UNION ALL
+SELECT trace_id, span_id, parent_span_id, run_id, step,
+       CASE WHEN span_kind = 'LLM' THEN 'chat ' ELSE 'contextkit_step ' END || coalesce(model, ''), span_kind,
+       CASE WHEN span_kind = 'LLM' THEN 'chat' ELSE 'contextkit_step' END, started_at, ended_at,
+       date_diff('microsecond', started_at, ended_at) / 1000.0, CASE WHEN error IS NULL THEN 'UNSET' ELSE 'ERROR' END,
+       error, NULL, NULL, guard_events FROM llm_calls
+UNION ALL
+SELECT trace_id, span_id, parent_span_id, run_id, step, 'execute_tool ' || coalesce(name, ''), 'TOOL', 'execute_tool',
+       started_at, ended_at, duration_ms, CASE WHEN error IS NULL THEN 'UNSET' ELSE 'ERROR' END, error, NULL, NULL, NULL
+FROM tool_spans
+""",
     "tool_calls": "SELECT * FROM tool_spans",
     "steps": """
 SELECT
@@ -149,7 +177,11 @@ def ddl() -> list[str]:
     """Statements that create the schema (idempotent)."""
     out = ["CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at TIMESTAMP)"]
     for name, cols in TABLES.items():
-        out.append(f"CREATE TABLE IF NOT EXISTS {name} (" + ", ".join(f'"{c}" {t}' for c, t, _ in cols) + ")")
+        out.append(
+            f"CREATE TABLE IF NOT EXISTS {name} ("
+            + ", ".join(f'"{c}" {t}' + (" USING COMPRESSION zstd" if (name, c) in ZSTD_COLUMNS else "") for c, t, _ in cols)
+            + ")"
+        )
     for name, sql in VIEWS.items():
         out.append(f"CREATE OR REPLACE VIEW {name} AS {sql}")
     return out

@@ -122,7 +122,7 @@ class RunObserver(Observer):
         self._t.submit(self._context_span, report, rows, ledger, time.time_ns())
 
     def _context_span(self, report: PrepareReport, rows: list, ledger: Any, end: int) -> None:
-        attrs = B.context_attributes(self._state, report, rows, ledger, self._policy)
+        attrs = B.context_attributes(self._state, report, rows, ledger, self._policy, self._t.full_messages)
         start = end - int(report.duration_ms * 1e6)
         span = self._t.tracer.start_span("context_prune", context=self._agent_ctx, attributes=attrs, start_time=start)
         if report.error:
