@@ -218,10 +218,15 @@ class _Step:
         budget, loop_guard = self.session.budget, self.session.loop_guard
         if budget is None and loop_guard is None:
             return
-        if budget is not None:
-            self.events += budget.check(_guards.spent(self.session.steps), self._estimate(budget), self.step)
-        if loop_guard is not None:
-            self.events += loop_guard.check(self.session, self.step)
+        try:
+            if budget is not None:
+                self.events += budget.check(_guards.spent(self.session.steps), self._estimate(budget), self.step)
+            if loop_guard is not None:
+                self.events += loop_guard.check(self.session, self.step)
+        except PolicyConfigError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a guard's own bug must not stop the agent: send unguarded
+            log.warning("contextkit guard failed at step %s, call sent unguarded: %s: %s", self.step, type(e).__name__, e)
         if not self.events:
             return
         exc = _guards.act(self.events, budget, loop_guard)

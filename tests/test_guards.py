@@ -215,3 +215,13 @@ def test_loop_guard_state_is_per_session(openai_server):
 def test_bad_loop_guard_config(bad):
     with pytest.raises(PolicyConfigError):
         LoopGuard(**bad)
+
+
+def test_a_guard_that_fails_internally_lets_the_call_through(openai_server, monkeypatch):
+    def broken(self, session, step):
+        raise RuntimeError("guard bug")
+
+    monkeypatch.setattr(LoopGuard, "check", broken)
+    s = Session(tracing=False, loop_guard=LoopGuard())
+    r = s.completion(messages=conversation(1), **kw(openai_server))
+    assert r.choices[0].message.content == "ok" and s.steps[0].error is None
