@@ -124,8 +124,8 @@ def test_secrets_never_reach_the_store(store):
     s = Session(metadata={"auth": f"Bearer {key}"})
     replay(s, msgs)
     finish(s)
-    dump = json.dumps(store.query("SELECT json FROM messages") + store.query("SELECT result, arguments FROM tool_spans")
-                      + store.query("SELECT attributes FROM span_log"), default=str)
+    tables = ["messages", "tool_spans", "agent_runs", "llm_calls", "contexts", "segment_states", "decisions", "raw_spans"]
+    dump = json.dumps([store.query(f"SELECT * FROM {t}") for t in tables], default=str)
     assert key not in dump and aws not in dump and "hunter2pw" not in dump
     assert "[REDACTED" in dump
     assert store.raw_messages(s.id, 3)[3]["content"].count("[REDACTED") == 3
@@ -143,6 +143,32 @@ def test_hide_inputs_and_outputs_follow_openinference_env(store, monkeypatch):
     assert all(m["content"] == "__REDACTED__" for m in raw)
     assert all(t["result"] == "__REDACTED__" for t in store.tool_calls(s.id))
     assert store.steps(s.id)[0]["output"]["content"] == "__REDACTED__"
+
+
+def test_a_session_dropped_without_close_still_ends_its_run(store):
+    import gc
+
+    s = Session(name="dropped")
+    replay(s, conversation(n_tools=2))
+    run_id = s.id
+    del s
+    gc.collect()
+    assert tracing.flush(10)
+    rows = store.query("SELECT ended_by FROM agent_runs WHERE run_id = ?", [run_id])
+    assert rows == [{"ended_by": "session garbage-collected without close()"}]
+    assert store.run(run_id)["steps"] == 2
+
+
+def test_raw_spans_lists_every_span_of_the_run_with_its_parent(store):
+    s = Session(name="raw")
+    replay(s, conversation(n_tools=2))
+    finish(s)
+    spans = store.spans(run_id=s.id)
+    names = sorted(sp["name"] for sp in spans)
+    assert names == sorted(["invoke_agent raw"] + ["context_prune", "chat gpt-4o-mini"] * 2 + ["execute_tool read_file"] * 2)
+    agent = next(sp for sp in spans if sp["span_kind"] == "AGENT")
+    assert all(sp["parent_span_id"] == agent["span_id"] for sp in spans if sp is not agent)
+    assert {sp["operation"] for sp in spans} == {"invoke_agent", "context_prune", "chat", "execute_tool"}
 
 
 def test_an_unwritable_store_never_reaches_the_agent(tmp_path):

@@ -45,10 +45,6 @@ def content_hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
-def _hex(n: int, width: int) -> str:
-    return format(n, f"0{width}x")
-
-
 def _dumps(v: Any) -> str:
     return json.dumps(v, ensure_ascii=False, default=str, separators=(",", ":"))
 
@@ -121,10 +117,12 @@ class DuckDBSpanExporter(SpanExporter):
 
     def _add(self, rows: dict[str, list], span: Any, new_hashes: set) -> None:
         # a plain dict: the SDK's attribute mapping costs a Python call per lookup
-        a = span.attributes.copy() if span.attributes else {}
+        attributes = span.attributes
+        a = attributes.copy() if attributes else {}
         ctx = span.context
-        trace_id, span_id = _hex(ctx.trace_id, 32), _hex(ctx.span_id, 16)
-        parent = _hex(span.parent.span_id, 16) if span.parent is not None else None
+        trace_id, span_id = format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+        up = span.parent
+        parent = format(up.span_id, "016x") if up is not None else None
         run_id = a.get(C.SESSION_ID)
         step = a.get(C.CK_STEP)
         kind = a.get(C.SPAN_KIND)
