@@ -147,6 +147,8 @@ class Ledger:
 
         Raises InvalidMessagesError (and leaves the ledger as it was) if a new message is malformed.
         """
+        if not isinstance(messages, list):
+            msgs.check_messages(messages)  # raises InvalidMessagesError naming the type
         n = len(self._snap)
         self.rewound = False
         if len(messages) >= n and messages[:n] == self._snap:

@@ -125,6 +125,8 @@ def test_fresh_results_are_never_pruned_before_the_model_saw_them():
             "before the results",
         ),
         ("not a list", None, "expected a list"),
+        (None, None, "expected a list"),
+        ((), None, "expected a list"),
     ],
 )
 def test_bad_input_names_the_index_and_problem(bad, index, words):
