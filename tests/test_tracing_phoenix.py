@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -96,7 +97,11 @@ def test_phoenix_shows_the_run_as_one_trace_with_agent_llm_tool_spans(phoenix, t
     deadline = time.monotonic() + 60
     spans: list = []
     while time.monotonic() < deadline:  # Phoenix stores spans in a background task
-        spans = get_json(f"{phoenix}/v1/projects/{project}/spans?limit=1000")["data"]
+        try:
+            spans = get_json(f"{phoenix}/v1/projects/{project}/spans?limit=1000")["data"]
+        except urllib.error.HTTPError as e:
+            if e.code != 404:  # 404: the project is made when its first spans are stored
+                raise
         if len(spans) >= expected:
             break
         time.sleep(0.5)
