@@ -1,0 +1,191 @@
+"""`contextkit demo`: run the demo coding agent and print what contextkit did.
+
+Imports stay light until `run` (the CLI must start fast); litellm loads with the first model call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import time
+from typing import Any
+
+from ..errors import ContextkitError
+
+SCRIPTED = "contextkit-demo/coder"
+
+
+class MissingCredentialsError(ContextkitError, ValueError):
+    """`--model` names a provider whose API key (or endpoint) is not in the environment."""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "Run a small coding agent that fixes a real bug in a temporary project, through litellm and a contextkit "
+        "Session (tracing on). The model is scripted (no API key, no network) unless --model names a real one."
+    )
+    p.add_argument("--model", default=None, metavar="MODEL",
+                   help="a litellm model (e.g. openai/gpt-4.1-mini, anthropic/claude-sonnet-4-5) instead of the scripted "
+                        "one; needs that provider's key in the environment. Its commands run in the temporary workspace.")
+    p.add_argument("--policy", default="default", help="a preset name or a policy file (default: default)")
+    p.add_argument("--steps", type=int, default=60, metavar="N", help="stop after N model calls (default 60)")
+    p.add_argument("--store", default=None, metavar="PATH",
+                   help="trace store (default: CONTEXTKIT_TRACE_DB, else ./.contextkit/traces.duckdb)")
+    p.add_argument("--view", action="store_true", help="open the trace viewer on the store when the run ends")
+    p.add_argument("--quiet", action="store_true", help="print only the summary")
+    p.add_argument("--keep-workspace", action="store_true", help="keep the temporary project (its path is printed)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..config import resolve_policy
+    from ..errors import PolicyConfigError
+
+    if args.steps < 1:
+        return _fail("--steps must be at least 1")
+    try:
+        policy = resolve_policy(args.policy)
+        model = args.model or SCRIPTED
+        scripted = model == SCRIPTED
+        if not scripted:
+            check_credentials(model)
+    except (PolicyConfigError, MissingCredentialsError) as e:
+        return _fail(str(e))
+    return _run(args, policy, model, scripted)
+
+
+def check_credentials(model: str) -> None:
+    """Raise MissingCredentialsError naming the variables litellm says `model` needs and lacks."""
+    import litellm
+
+    env = litellm.validate_environment(model=model)
+    missing = list(env.get("missing_keys") or [])
+    if not env.get("keys_in_environment") and missing:
+        raise MissingCredentialsError(
+            f"--model {model} needs {' or '.join(missing)} in the environment "
+            f"(export {missing[0]}=...), or leave out --model to use the scripted model"
+        )
+
+
+def _run(args: argparse.Namespace, policy: Any, model: str, scripted: bool) -> int:
+    from ..session import Session
+    from . import summary, workspace
+    from .agent import run_agent
+    from .tools import Toolbox
+
+    t0 = time.perf_counter()
+    store = _trace_store(args.store)
+    prices, priced_as, rates = None, None, None
+    if scripted:
+        from . import scripted_model
+
+        scripted_model.register()
+        prices, priced_as = scripted_model.prices(), scripted_model.PRICED_AS
+        rates = (prices[model]["input_cost_per_token"], prices[model]["output_cost_per_token"])
+
+    root = workspace.create()
+    say = (lambda *a: None) if args.quiet else print
+    say("contextkit demo: a coding agent fixes a bug in a temporary project")
+    say(f"  model      {model}" + ("  (scripted, through litellm; no API key, no network)" if scripted else ""))
+    say(f"  policy     {policy.name}")
+    say(f"  workspace  {root}")
+    say(f"  task       {workspace.TASK[:100]}...")
+    say("")
+    say(summary.step_header())
+
+    session = Session(
+        policy, model=model, name="contextkit-demo", prices=prices, tags=["demo"],
+        metadata={"workspace": str(root), "task": workspace.TASK, "scripted": scripted},
+    )
+    result, error = None, None
+    try:
+        with session:
+            result = run_agent(session, model, workspace.TASK, Toolbox(root), max_steps=args.steps,
+                               on_step=lambda rec, _results: say(summary.step_line(rec)))
+    except Exception as e:  # noqa: BLE001 - a real model's provider error: report it, keep the trace
+        error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    tests = workspace.run_tests(root)
+    seconds = time.perf_counter() - t0
+    tracing_on = bool(session.observers)
+    in_store = _flush_and_check(store, session.id) if tracing_on and store else None
+
+    print("")
+    if error:
+        print(f"The agent stopped: {error}")
+    elif result is not None and not result.finished:
+        print(f"The agent did not finish within {args.steps} steps (--steps).")
+    verdict = "fixed" if tests.passed else "not fixed"
+    print(f"Result: {verdict}; `python -m unittest` in the workspace: "
+          + (f"{tests.ran} tests pass." if tests.passed else "failing."))
+    print("")
+    print(summary.render(summary.totals(session), seconds=seconds, priced_as=priced_as, prices=rates,
+                         store=store, run_id=session.id, tracing_on=tracing_on, in_store=in_store))
+    if args.keep_workspace:
+        print(f"Workspace kept: {root}")
+    else:
+        workspace.remove(root)
+    ok = error is None and result is not None and result.finished and tests.passed
+    if args.view and store and tracing_on:
+        sys.stdout.flush()
+        return _open_viewer(store, session.id) or (0 if ok else 1)
+    return 0 if ok else 1
+
+
+def _trace_store(path: str | None) -> str | None:
+    """The store this run traces into (None when tracing is off)."""
+    from ..observers import tracing_disabled_by_env
+
+    if tracing_disabled_by_env():
+        return None
+    try:
+        import tracing
+    except ImportError:
+        return None
+    t = tracing.configure(db_path=os.path.abspath(path)) if path else tracing.current()
+    return t.cfg.db_path
+
+
+def _flush_and_check(store: str, run_id: str) -> bool:
+    """Write the pending spans now, then ask the store for the run (read-only)."""
+    import tracing
+    from tracing.store import TraceStore
+
+    tracing.flush(timeout=15.0)
+    try:
+        return TraceStore(store).run(run_id) is not None
+    except Exception:  # noqa: BLE001 - the summary says so; the run itself went fine
+        return False
+
+
+def _open_viewer(store: str, run_id: str) -> int:
+    """`contextkit view STORE`, in this process: it becomes the viewer's server (Ctrl+C stops it)."""
+    from ..cli import COMMANDS
+
+    try:
+        viewer = importlib.import_module(COMMANDS["view"][0])
+    except ImportError as e:
+        return _fail(f"the viewer is not available ({e}); open the store later with `contextkit view {store}`")
+    parser = argparse.ArgumentParser(prog="contextkit view")
+    viewer.add_arguments(parser)
+    port = viewer.free_port() if hasattr(viewer, "free_port") else None
+    argv = [store, "--port", str(port)] if port else [store]
+    if _has_display():
+        argv.append("--open")
+    try:
+        view_args = parser.parse_args(argv)
+    except SystemExit:  # a viewer without --port / --open
+        view_args, port = parser.parse_args([store]), None
+    if port:
+        print(f"\nOpening the viewer on this run: http://127.0.0.1:{port}/?run={run_id}  (Ctrl+C stops it)", flush=True)
+    return int(viewer.run(view_args) or 0)
+
+
+def _has_display() -> bool:
+    """Whether a browser can open a window (never a console browser inside this terminal)."""
+    return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _fail(message: str) -> int:
+    print(f"contextkit demo: {message}", file=sys.stderr)
+    return 2

@@ -1,0 +1,150 @@
+"""What the demo prints: one line per step while it runs, and the summary at the end.
+
+The figures come from the session's own records (what the middleware measured); the tests check
+that they agree with the trace store, which is built independently from the spans.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..restore import RESTORE_TOOL_NAME
+
+_WIDTH = 52  # the "what the agent did" column
+
+
+@dataclass
+class Totals:
+    steps: int = 0
+    tool_calls: int = 0
+    restores: int = 0
+    input_tokens: int = 0  # as billed: the pruned requests, tools included
+    saved_tokens: int = 0  # what pruning took out (contextkit's count, summed over steps)
+    output_tokens: int = 0
+    cost_usd: float | None = None
+    saved_usd: float | None = None
+    pruned: list[tuple[str, str, str]] = field(default_factory=list)  # (handle, what it was, reason)
+
+    @property
+    def raw_tokens(self) -> int:
+        return self.input_tokens + self.saved_tokens
+
+    @property
+    def raw_cost(self) -> float | None:
+        return None if self.cost_usd is None else self.cost_usd + (self.saved_usd or 0.0)
+
+
+def totals(session: Any) -> Totals:
+    t = Totals(steps=len(session.steps), tool_calls=len(session.tool_records))
+    t.restores = sum(1 for r in session.tool_records if r.name == RESTORE_TOOL_NAME)
+    for rec in session.steps:
+        t.input_tokens += rec.input_tokens or 0
+        t.output_tokens += rec.output_tokens or 0
+        t.saved_tokens += rec.tokens_before - rec.tokens_after
+        if rec.cost_usd is not None:
+            t.cost_usd = (t.cost_usd or 0.0) + rec.cost_usd
+        if rec.saved_usd is not None:
+            t.saved_usd = (t.saved_usd or 0.0) + rec.saved_usd
+    for report in session.reports:
+        for handle, reason in report.pruned:
+            t.pruned.append((handle, _what(session, handle), reason))
+    return t
+
+
+def _what(session: Any, handle: str) -> str:
+    seg = session.ledger.get(handle)
+    if seg is None:
+        return "a tool result"
+    return _call_text(seg.tool_name or "tool", seg.args_text)
+
+
+def _call_text(name: str, arguments: Any) -> str:
+    """`read_file invoicer/money.py`: a tool call in a few words."""
+    try:
+        args = json.loads(arguments) if isinstance(arguments, str) else (arguments or {})
+    except ValueError:
+        args = {}
+    if not isinstance(args, dict):
+        args = {}
+    main = next((args[k] for k in ("path", "command", "pattern", "handle") if isinstance(args.get(k), str)), "")
+    if name == "grep" and args.get("pattern"):
+        main = repr(args["pattern"])
+    return f"{name} {' '.join(main.split())}".strip()
+
+
+def step_line(rec: Any) -> str:
+    calls = (rec.response_message or {}).get("tool_calls") or []
+    did = ", ".join(_call_text(c["function"]["name"], c["function"]["arguments"]) for c in calls) or "(final answer)"
+    if rec.error:
+        did = f"error: {rec.error}"
+    if len(did) > _WIDTH:
+        did = did[: _WIDTH - 3] + "..."
+    sent = rec.input_tokens or 0
+    raw = sent + rec.tokens_before - rec.tokens_after
+    pruned = len(rec.prepare.pruned) if rec.prepare is not None else 0
+    mark = f"  pruned {pruned}" if pruned else ""
+    return f"  {rec.step:>4}  {did:<{_WIDTH}} {sent:>7,} {raw:>9,}{mark}"
+
+
+def step_header() -> str:
+    return f"  {'step':>4}  {'what the agent did':<{_WIDTH}} {'sent':>7} {'unpruned':>9}"
+
+
+def _pct(part: float, whole: float) -> str:
+    return f"-{100 * part / whole:.0f}%" if whole else "-0%"
+
+
+def render(t: Totals, *, seconds: float, priced_as: str | None, prices: tuple[float, float] | None,
+           store: str | None, run_id: str, tracing_on: bool, in_store: bool | None) -> str:
+    """The summary block (plain text, no colours)."""
+    lines = []
+    add = lines.append
+    restores = f" ({t.restores} restore_context)" if t.restores else ""
+    add(f"  steps         {t.steps} model calls, {t.tool_calls} tool calls{restores}, {seconds:.1f} s")
+    add(f"  tokens sent   {t.input_tokens:,}; without pruning {t.raw_tokens:,} ({_pct(t.saved_tokens, t.raw_tokens)})")
+    if t.cost_usd is None:
+        add("  cost          not priced (litellm's price map has no entry for this model)")
+    else:
+        saved = t.saved_usd or 0.0
+        add(f"  cost          ${t.cost_usd:.4f}; without pruning ${t.raw_cost:.4f}; saved ${saved:.4f} ({_pct(saved, t.raw_cost or 0)})")
+        if priced_as and prices:
+            add(f"                priced as {priced_as} from litellm's price map "
+                f"(${prices[0] * 1e6:.2f} / ${prices[1] * 1e6:.2f} per 1M input / output tokens)")
+    if t.pruned:
+        add(f"  pruned        {len(t.pruned)} tool results, e.g.")
+        for handle, what, reason in _examples(t.pruned):
+            add(f"                  {handle} {what}: {reason}")
+    else:
+        add("  pruned        nothing (this policy pruned no tool result)")
+    if not tracing_on or store is None:
+        add("  traces        off (CONTEXTKIT_TRACING / CONTEXTKIT_TRACE_DB)")
+    else:
+        where = _short_path(store)
+        note = "" if in_store else "  (the run is not in the store yet)"
+        add(f"  traces        {where}  (run {run_id[:12]}){note}")
+        add("")
+        add(f"View the run:   contextkit view {_quote(where)}")
+    return "\n".join(lines)
+
+
+def _examples(pruned: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """One pruned result per kind of reason (unused, superseded, ...), at most three."""
+    out, kinds = [], set()
+    for handle, what, reason in pruned:
+        kind = reason.split(":", 1)[0]
+        if kind not in kinds:
+            kinds.add(kind)
+            out.append((handle, what, reason))
+    return out[:3]
+
+
+def _short_path(path: str) -> str:
+    rel = os.path.relpath(path)
+    return rel if not rel.startswith("..") else path
+
+
+def _quote(path: str) -> str:
+    return f'"{path}"' if any(c.isspace() for c in path) else path
