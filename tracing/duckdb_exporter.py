@@ -36,6 +36,7 @@ _SEGMENT_INSERT = (
 )
 _MAX_PENDING_ROWS = 500_000
 _WAL_LIMIT = "8MB"
+_BACKLOG_ROWS = 5_000
 # New files get 16 KiB blocks instead of 256 KiB: a store of a dozen small tables, appended in
 # batches, wastes far less space in partly filled blocks (a 2-3x smaller file on the shared corpus).
 _BLOCK_SIZE = "16384"
@@ -261,6 +262,12 @@ class DuckDBSpanExporter(SpanExporter):
 
         con = self._connect(deadline)
         try:
+            if sum(len(v) for v in rows.values()) >= _BACKLOG_ROWS:
+                # A backlog (a flood of steps, or a long lock): leave it in the WAL for DuckDB to fold
+                # in every few MB, instead of checkpointing every batch. Small batches checkpoint on
+                # close, so the WAL stays empty and opening the file stays cheap for everyone.
+                con.execute(f"SET checkpoint_threshold = '{_WAL_LIMIT}'")
+                con.execute("PRAGMA disable_checkpoint_on_shutdown")
             if not self._ready:
                 self._prepare_schema(con)
             if self._disabled:
@@ -310,11 +317,6 @@ class DuckDBSpanExporter(SpanExporter):
             for p in (self.path, self.path + ".wal"):
                 if os.path.exists(p):
                     os.chmod(p, 0o600)
-        # Closing checkpoints by default (rewrites each table's last row group: most of a small
-        # batch's cost). Let the WAL take batches up to a few MB instead; DuckDB checkpoints when it
-        # grows past that, and `shutdown` checkpoints at the end.
-        con.execute(f"SET checkpoint_threshold = '{_WAL_LIMIT}'")
-        con.execute("PRAGMA disable_checkpoint_on_shutdown")
         return con
 
     def _prepare_schema(self, con: Any) -> None:
