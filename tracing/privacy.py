@@ -49,7 +49,9 @@ _PATTERNS: list[tuple[str, str, tuple[str, ...]]] = [
     (
         "secret_assignment",
         r"(?P<k_secret_assignment>(?<![A-Za-z0-9])(?i:api[_-]?key|secret[_-]?key|access[_-]?token|auth[_-]?token"
-        r"|client[_-]?secret|password|passwd)[\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED)[^\s\"',;]{6,}",
+        r"|client[_-]?secret|password|passwd)[\"']?\s*[:=]\s*[\"']?)"
+        # a value, not code: 8+ characters with a digit, no brackets ("api_key: Optional[str]" stays)
+        r"(?!\[REDACTED)(?=[^\s\"',;()\[\]{}]*\d)[^\s\"',;()\[\]{}]{8,}",
         ("key", "token", "secret", "passw"),
     ),
 ]
