@@ -10,6 +10,8 @@ import importlib
 import os
 import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..errors import ContextkitError
@@ -36,6 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--view", action="store_true", help="open the trace viewer on the store when the run ends")
     p.add_argument("--quiet", action="store_true", help="print only the summary")
     p.add_argument("--keep-workspace", action="store_true", help="keep the temporary project (its path is printed)")
+    p.add_argument("--compare", action=argparse.BooleanOptionalAction, default=None,
+                   help="also run the same agent with no pruning and print both (default: on for the scripted "
+                        "model, off with --model, where it would double the bill)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,11 +73,43 @@ def check_credentials(model: str) -> None:
         )
 
 
-def _run(args: argparse.Namespace, policy: Any, model: str, scripted: bool) -> int:
+@dataclass
+class _Attempt:
+    """One run of the agent in its own workspace."""
+
+    session: Any
+    root: Path
+    result: Any = None  # AgentRun; None when the run raised
+    error: str | None = None
+    tests: Any = None  # workspace.TestRun, after the run
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.result is not None and self.result.finished and self.tests.passed
+
+
+def _attempt(root: Path, policy: Any, model: str, prices: dict | None, max_steps: int, *, name: str,
+             scripted: bool, on_step: Any = None, traced: bool = True) -> _Attempt:
     from ..session import Session
-    from . import summary, workspace
+    from . import workspace
     from .agent import run_agent
     from .tools import Toolbox
+
+    session = Session(policy, model=model, name=name, prices=prices, tags=["demo"], tracing=None if traced else False,
+                      metadata={"workspace": str(root), "task": workspace.TASK, "scripted": scripted})
+    run = _Attempt(session, root)
+    try:
+        with session:
+            run.result = run_agent(session, model, workspace.TASK, Toolbox(root), max_steps=max_steps, on_step=on_step)
+    except Exception as e:  # noqa: BLE001 - a real model's provider error: report it, keep the trace
+        run.error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    run.tests = workspace.run_tests(root)
+    return run
+
+
+def _run(args: argparse.Namespace, policy: Any, model: str, scripted: bool) -> int:
+    from ..config import resolve_policy
+    from . import summary, workspace
 
     t0 = time.perf_counter()
     store = _trace_store(args.store)
@@ -83,9 +120,10 @@ def _run(args: argparse.Namespace, policy: Any, model: str, scripted: bool) -> i
         scripted_model.register()
         prices, priced_as = scripted_model.prices(), scripted_model.PRICED_AS
         rates = (prices[model]["input_cost_per_token"], prices[model]["output_cost_per_token"])
+    compare = (scripted if args.compare is None else args.compare) and policy.enabled
+    say = (lambda *a: None) if args.quiet else print
 
     root = workspace.create()
-    say = (lambda *a: None) if args.quiet else print
     say("contextkit demo: a coding agent fixes a bug in a temporary project")
     say(f"  model      {model}" + ("  (scripted, through litellm; no API key, no network)" if scripted else ""))
     say(f"  policy     {policy.name}")
@@ -93,43 +131,38 @@ def _run(args: argparse.Namespace, policy: Any, model: str, scripted: bool) -> i
     say(f"  task       {workspace.TASK[:100]}...")
     say("")
     say(summary.step_header())
-
-    session = Session(
-        policy, model=model, name="contextkit-demo", prices=prices, tags=["demo"],
-        metadata={"workspace": str(root), "task": workspace.TASK, "scripted": scripted},
-    )
-    result, error = None, None
-    try:
-        with session:
-            result = run_agent(session, model, workspace.TASK, Toolbox(root), max_steps=args.steps,
-                               on_step=lambda rec, _results: say(summary.step_line(rec)))
-    except Exception as e:  # noqa: BLE001 - a real model's provider error: report it, keep the trace
-        error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-    tests = workspace.run_tests(root)
+    main = _attempt(root, policy, model, prices, args.steps, name="contextkit-demo", scripted=scripted,
+                    on_step=lambda rec, _results: say(summary.step_line(rec)))
     seconds = time.perf_counter() - t0
-    tracing_on = bool(session.observers)
-    in_store = _flush_and_check(store, session.id) if tracing_on and store else None
+    baseline = None
+    if compare:
+        say("\nThe same agent again with no pruning (--policy none, not traced), to compare...")
+        baseline = _attempt(workspace.create(), resolve_policy("none"), model, prices, args.steps,
+                            name="contextkit-demo (no pruning)", scripted=scripted, traced=False)
+        workspace.remove(baseline.root)
+    tracing_on = bool(main.session.observers)
+    in_store = _flush_and_check(store, main.session.id) if tracing_on and store else None
 
     print("")
-    if error:
-        print(f"The agent stopped: {error}")
-    elif result is not None and not result.finished:
+    if main.error:
+        print(f"The agent stopped: {main.error}")
+    elif main.result is not None and not main.result.finished:
         print(f"The agent did not finish within {args.steps} steps (--steps).")
-    verdict = "fixed" if tests.passed else "not fixed"
+    verdict = "fixed" if main.tests.passed else "not fixed"
     print(f"Result: {verdict}; `python -m unittest` in the workspace: "
-          + (f"{tests.ran} tests pass." if tests.passed else "failing."))
+          + (f"{main.tests.ran} tests pass." if main.tests.passed else "failing."))
     print("")
-    print(summary.render(summary.totals(session), seconds=seconds, priced_as=priced_as, prices=rates,
-                         store=store, run_id=session.id, tracing_on=tracing_on, in_store=in_store))
+    print(summary.render(summary.totals(main.session), seconds=seconds, priced_as=priced_as, prices=rates,
+                         store=store, run_id=main.session.id, tracing_on=tracing_on, in_store=in_store,
+                         baseline=summary.totals(baseline.session) if baseline else None))
     if args.keep_workspace:
-        print(f"Workspace kept: {root}")
+        print(f"Workspace kept: {main.root}")
     else:
-        workspace.remove(root)
-    ok = error is None and result is not None and result.finished and tests.passed
+        workspace.remove(main.root)
     if args.view and store and tracing_on:
         sys.stdout.flush()
-        return _open_viewer(store, session.id) or (0 if ok else 1)
-    return 0 if ok else 1
+        return _open_viewer(store, main.session.id) or (0 if main.ok else 1)
+    return 0 if main.ok else 1
 
 
 def _trace_store(path: str | None) -> str | None:

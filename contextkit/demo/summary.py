@@ -93,26 +93,46 @@ def step_header() -> str:
     return f"  {'step':>4}  {'what the agent did':<{_WIDTH}} {'sent':>7} {'unpruned':>9}"
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _change(ours: float, theirs: float, less: str, more: str) -> str:
+    d = 100 * (ours - theirs) / theirs
+    return f"{-d:.0f}% {less}" if d <= 0 else f"{d:.0f}% {more}"
+
+
 def _pct(part: float, whole: float) -> str:
     return f"-{100 * part / whole:.0f}%" if whole else "-0%"
 
 
 def render(t: Totals, *, seconds: float, priced_as: str | None, prices: tuple[float, float] | None,
-           store: str | None, run_id: str, tracing_on: bool, in_store: bool | None) -> str:
-    """The summary block (plain text, no colours)."""
+           store: str | None, run_id: str, tracing_on: bool, in_store: bool | None, baseline: Totals | None = None) -> str:
+    """The summary block (plain text, no colours). "Unpruned" is the same requests without
+    contextkit's edits (what the trace store accounts per step); `baseline` is a second run of the
+    agent with no pruning, so the extra steps pruning may cost (re-reads, restores) count too."""
     lines = []
     add = lines.append
     restores = f" ({t.restores} restore_context)" if t.restores else ""
-    add(f"  steps         {t.steps} model calls, {t.tool_calls} tool calls{restores}, {seconds:.1f} s")
-    add(f"  tokens sent   {t.input_tokens:,}; without pruning {t.raw_tokens:,} ({_pct(t.saved_tokens, t.raw_tokens)})")
+    add(f"  steps         {_n(t.steps, 'model call')}, {_n(t.tool_calls, 'tool call')}{restores}, {seconds:.1f} s")
+    add(f"  tokens sent   {t.input_tokens:,}; the same requests unpruned {t.raw_tokens:,} ({_pct(t.saved_tokens, t.raw_tokens)})")
     if t.cost_usd is None:
         add("  cost          not priced (litellm's price map has no entry for this model)")
     else:
         saved = t.saved_usd or 0.0
-        add(f"  cost          ${t.cost_usd:.4f}; without pruning ${t.raw_cost:.4f}; saved ${saved:.4f} ({_pct(saved, t.raw_cost or 0)})")
+        add(f"  cost          ${t.cost_usd:.4f}; unpruned ${t.raw_cost:.4f}; saved ${saved:.4f} ({_pct(saved, t.raw_cost or 0)})")
         if priced_as and prices:
             add(f"                priced as {priced_as} from litellm's price map "
                 f"(${prices[0] * 1e6:.2f} / ${prices[1] * 1e6:.2f} per 1M input / output tokens)")
+    if baseline is not None:
+        cost = f", ${baseline.cost_usd:.4f}" if baseline.cost_usd is not None else ""
+        add(f"  no pruning    the same agent with --policy none: {_n(baseline.steps, 'model call')}, "
+            f"{baseline.input_tokens:,} tokens{cost}")
+        fewer = _change(t.input_tokens, baseline.input_tokens, "fewer tokens", "more tokens") if baseline.input_tokens else ""
+        cheaper = _change(t.cost_usd, baseline.cost_usd, "lower cost", "higher cost") if t.cost_usd is not None and baseline.cost_usd else ""
+        extra = t.steps - baseline.steps
+        why = f", its {_n(extra, 'extra step')} included" if extra > 0 else ""
+        add(f"                this run: {fewer}{', ' + cheaper if cheaper else ''}{why}")
     if t.pruned:
         add(f"  pruned        {len(t.pruned)} tool results, e.g.")
         for handle, what, reason in _examples(t.pruned):
