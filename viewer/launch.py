@@ -1,0 +1,87 @@
+"""`contextkit view [STORE] [--port P]`: start the viewer (Streamlit) on 127.0.0.1.
+
+The process becomes `streamlit run viewer/app.py` (exec), so stopping `contextkit view` stops the
+server. Streamlit runs headless with usage statistics off: nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import webbrowser
+from pathlib import Path
+
+APP = Path(__file__).resolve().parent / "app.py"
+THEME = {
+    "theme.base": "light",
+    "theme.primaryColor": "#4f46e5",
+    "theme.backgroundColor": "#ffffff",
+    "theme.secondaryBackgroundColor": "#f5f7fb",
+    "theme.textColor": "#111827",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("store", nargs="?", default=None,
+                        help="trace store file (default: CONTEXTKIT_TRACE_DB, else ./.contextkit/traces.duckdb)")
+    parser.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
+    parser.add_argument("--open", action="store_true", help="open the viewer in your web browser")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def store_path(given: str | None) -> str:
+    """The store to show: the argument, else tracing's default ('' when CONTEXTKIT_TRACE_DB=off)."""
+    if given:
+        return os.path.abspath(os.path.expanduser(given))
+    from tracing.store import TraceStore
+
+    try:
+        return TraceStore().path
+    except FileNotFoundError:
+        return ""
+
+
+def command(port: int) -> list[str]:
+    """`python -m streamlit run viewer/app.py` bound to 127.0.0.1:port, headless, no telemetry."""
+    flags = {
+        "server.address": "127.0.0.1",
+        "server.port": str(port),
+        "server.headless": "true",
+        "server.fileWatcherType": "none",
+        "server.runOnSave": "false",
+        "browser.gatherUsageStats": "false",
+        "browser.serverAddress": "127.0.0.1",
+        "client.toolbarMode": "viewer",
+        "client.showErrorDetails": "type",
+        **THEME,
+    }
+    return [sys.executable, "-m", "streamlit", "run", str(APP), *(f"--{k}={v}" for k, v in flags.items())]
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.port is not None and not 0 < args.port < 65536:
+        print(f"contextkit view: --port must be between 1 and 65535, got {args.port}", file=sys.stderr)
+        return 2
+    path = store_path(args.store)
+    port = args.port or free_port()
+    url = f"http://127.0.0.1:{port}"
+    if path and not os.path.exists(path):
+        print(f"contextkit view: no trace store at {path} yet (the page says how to make one)", file=sys.stderr)
+    print(f"contextkit viewer: {url}  (store: {path or 'off'})", flush=True)
+    env = dict(os.environ, CONTEXTKIT_VIEW_STORE=path or "")
+    cmd = command(port)
+    if args.open:
+        webbrowser.open(url)
+    if os.name == "posix":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execve(cmd[0], cmd, env)  # the server replaces this process: signals reach it directly
+    return subprocess.call(cmd, env=env)

@@ -1,0 +1,115 @@
+"""Runs: every run in the store with its cost and what pruning saved; search, filter, sort, open."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from viewer import data, ui
+
+SORTS = {
+    "Newest": "started_at", "Cost": "cost_usd", "Saved by pruning ($)": "saved_usd", "Tokens saved": "tokens_saved",
+    "Saved %": "saved_pct", "Steps": "steps", "Duration": "duration_s", "Guard events": "guard_events", "Name": "name",
+}
+STATUS_LABELS = {"ok": "ok", "error": "error", "open": "running"}
+COLUMNS = {
+    "status": st.column_config.MultiselectColumn("Status", options=["ok", "error", "running"], color=["green", "red", "orange"],
+                                                 width="small"),
+    "name": st.column_config.TextColumn("Run", width="medium"),
+    "policy": st.column_config.TextColumn("Policy"),
+    "model": st.column_config.TextColumn("Model"),
+    "started_at": st.column_config.DatetimeColumn("Started", format="MMM D, HH:mm"),
+    "duration_s": st.column_config.NumberColumn("Duration", format="%.1f s"),
+    "steps": st.column_config.NumberColumn("Steps"),
+    "context": st.column_config.AreaChartColumn("Context", y_min=0, width="small", help="tokens sent, step by step"),
+    "input_tokens": st.column_config.NumberColumn("In tok", format="compact", help="input tokens (provider usage)"),
+    "output_tokens": st.column_config.NumberColumn("Out tok", format="compact", help="output tokens (provider usage)"),
+    "cost_usd": st.column_config.NumberColumn("Cost", format="$%.4f"),
+    "tokens_saved": st.column_config.NumberColumn("Tok saved", format="compact", help="tokens pruning kept out of requests"),
+    "saved_usd": st.column_config.NumberColumn("Saved $", format="$%.4f"),
+    "saved_pct": st.column_config.ProgressColumn("Saved", format="%.0f%%", min_value=0.0, max_value=100.0, width="small"),
+    "guard_events": st.column_config.NumberColumn("Guards", help="budget and loop guard events"),
+    "errors": st.column_config.NumberColumn("Errors", help="model calls that failed"),
+    "tags": st.column_config.TextColumn("Tags"),
+    "run_id": st.column_config.TextColumn("Run id", width="small"),
+}
+
+
+def _filtered(df: pd.DataFrame) -> pd.DataFrame:
+    c1, c2, c3, c4, c5 = st.columns([3, 2, 2, 2, 2], vertical_alignment="bottom")
+    query = c1.text_input("Search", key="runs_search", placeholder="name, run id, model, tag, user…",
+                          label_visibility="collapsed")
+    status = c2.multiselect("Status", ["ok", "error", "open"], key="runs_status", placeholder="Any status",
+                            format_func=STATUS_LABELS.get, label_visibility="collapsed")
+    models = c3.multiselect("Model", sorted(df["model"].dropna().unique()), key="runs_model", placeholder="Any model",
+                            label_visibility="collapsed")
+    policies = c4.multiselect("Policy", sorted(df["policy"].dropna().unique()), key="runs_policy",
+                              placeholder="Any policy", label_visibility="collapsed")
+    sort = c5.selectbox("Sort by", list(SORTS), key="runs_sort", label_visibility="collapsed",
+                        format_func=lambda s: f"Sort: {s}")
+    out = df
+    if query:
+        q = query.strip().lower()
+        hay = (out["name"].astype(str) + " " + out["run_id"] + " " + out["model"].fillna("") + " " + out["tags"].fillna("")
+               + " " + out["user_id"].fillna("") + " " + out["policy"].fillna("")).str.lower()
+        out = out[hay.str.contains(q, regex=False)]
+    if status:
+        out = out[out["status"].isin(status)]
+    if models:
+        out = out[out["model"].isin(models)]
+    if policies:
+        out = out[out["policy"].isin(policies)]
+    return out.sort_values(SORTS[sort], ascending=sort == "Name", na_position="last", kind="stable")
+
+
+def _totals(df: pd.DataFrame) -> None:
+    would = df["cost_usd"].fillna(0).sum() + df["saved_usd"].fillna(0).sum()
+    cols = st.columns(6)
+    cols[0].metric("Runs", f"{len(df):,}", help=f"{int((df['status'] == 'open').sum())} still running", border=True, height=112)
+    cols[1].metric("Steps", f"{int(df['steps'].sum()):,}", border=True, height=112)
+    cols[2].metric("Cost", ui.usd(df["cost_usd"].sum()), border=True, height=112)
+    cols[3].metric("Saved by pruning", ui.usd(df["saved_usd"].sum()),
+                   delta=f"-{df['saved_usd'].sum() / would:.0%} of input" if would else None, delta_color="inverse", border=True, height=112)
+    cols[4].metric("Tokens saved", ui.tokens(df["tokens_saved"].sum()), border=True, height=112)
+    cols[5].metric("Guard events", f"{int(df['guard_events'].sum()):,}", border=True, height=112)
+
+
+def _open(run_id: str, page: str) -> None:
+    st.session_state[ui.SELECTED] = run_id
+    st.switch_page(page)
+
+
+@st.fragment(run_every=ui.refresh_every())
+def runs_page() -> None:
+    with ui.guard("the runs"):
+        state = ui.store_or_stop()
+        df = ui.runs_or_stop(state)
+        _totals(df)
+        shown = _filtered(df)
+        table = shown.assign(status=shown["status"].map(lambda s: [STATUS_LABELS.get(s, s)]), saved_pct=shown["saved_pct"] * 100)
+        picked = st.dataframe(
+            table, key="runs_table", hide_index=True, on_select="rerun", selection_mode="single-row",
+            column_order=list(COLUMNS), column_config=COLUMNS, height=min(560, 38 + 35 * max(len(table), 3)),
+        )
+        rows = picked.selection.rows if picked is not None else []
+        if rows:
+            st.session_state[ui.SELECTED] = shown.iloc[rows[0]]["run_id"]
+        st.caption(f"{len(shown):,} of {len(df):,} runs · click a row to pick it")
+        if shown.empty:
+            return
+        sel = st.session_state.get(ui.SELECTED)
+        run = shown[shown["run_id"] == sel].iloc[0] if sel in set(shown["run_id"]) else shown.iloc[0]
+        bar = st.container(horizontal=True, vertical_alignment="center")
+        b1 = b2 = b3 = label = bar
+        if b1.button("Replay", icon=":material/slow_motion_video:", type="primary", key="open_replay"):
+            _open(run["run_id"], "views/replay.py")
+        if b2.button("Compare", icon=":material/compare_arrows:", key="open_compare"):
+            _open(run["run_id"], "views/compare.py")
+        if b3.button("What-if", icon=":material/science:", key="open_whatif"):
+            _open(run["run_id"], "views/whatif.py")
+        label.markdown(f"{ui.status_badge(run['status'])} **{run['name']}** · {run['model'] or '?'} · "
+                       f"`{run['run_id'][:12]}`")
+
+
+ui.header("Runs")
+runs_page()

@@ -1,0 +1,146 @@
+"""What-if: replay a recorded run's trajectory under other policies, offline (contextkit.evaluation,
+no model is called), and set what each would have saved and kept against what happened."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from viewer import charts, data, ui
+
+FIRST_CHOICES = ("default", "observation-masking", "anthropic-clear-tool-uses", "opencode")
+
+
+def policy_names() -> list[str]:
+    from contextkit.evaluation import RAW, default_policy_names
+
+    return [p for p in default_policy_names() if p != RAW]
+
+
+def parse_custom(text: str) -> dict | None:
+    """A policy config typed on the page (YAML or JSON); None when empty. Raises ValueError if unreadable."""
+    if not text.strip():
+        return None
+    import yaml
+
+    try:
+        spec = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ValueError(f"not YAML or JSON: {e}") from e
+    if not isinstance(spec, dict):
+        raise ValueError("a policy config is a mapping, e.g. `keep_last: 5`")
+    return spec
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def replay(path: str, run_id: str, version: tuple, policies: tuple[str, ...], custom_json: str) -> dict:
+    """Replay the run's trajectory under `policies` (+ raw, + the custom config): totals and step rows."""
+    from contextkit.evaluation import RAW, evaluate, trajectories_from_store
+
+    traj = trajectories_from_store(path, [run_id])
+    specs: dict = {RAW: RAW, **{p: p for p in policies}}
+    if custom_json:
+        specs["custom"] = json.loads(custom_json)
+    result = evaluate(traj, specs)
+    totals = pd.DataFrame([result[p].as_dict() for p in result.policies])
+    steps = result.step_table().to_pandas()
+    return {"totals": totals, "steps": steps, "seconds": result.seconds, "calls": int(totals["steps"].iloc[0]) if len(totals) else 0}
+
+
+def recorded(run: pd.Series, steps: pd.DataFrame) -> dict:
+    sent, raw = steps["tokens_after"].sum(), steps["tokens_before"].sum()
+    inp = steps["input_tokens"].sum()
+    rate = steps["input_cost_usd"].sum() / inp if "input_cost_usd" in steps and inp else None
+    return {"sent": sent, "raw": raw, "saved": 1 - sent / raw if raw else 0.0, "rate": rate}
+
+
+def whatif_page() -> None:
+    with ui.guard("the what-if"):
+        state = ui.store_or_stop()
+        df = ui.runs_or_stop(state)
+        run = ui.pick_run(df, key="whatif_run")
+        version = data.run_version(run, state.signature)
+        steps = data.steps(state.path, run["run_id"], version)
+        names = policy_names()
+        first = [p for p in FIRST_CHOICES if p in names]
+        if run["policy"] in names and run["policy"] not in first:
+            first = [run["policy"], *first]
+        c1, c2 = st.columns([3, 2], vertical_alignment="bottom")
+        chosen = c1.multiselect("Policies to replay", names, default=first[:3], key=f"whatif_policies_{run['run_id']}")
+        with c2.popover("Custom policy", icon=":material/tune:", width="stretch"):
+            text = st.text_area("Policy config (YAML or JSON)", key="whatif_custom", height=150,
+                                placeholder="keep_last: 5\nprotect_recent_turns: 1\nplaceholder:\n  key_terms: 10",
+                                help="the fields of contextkit.Policy (docs/policies.md); replayed as 'custom'")
+        go = st.button("Replay offline", type="primary", icon=":material/play_arrow:", key="whatif_go")
+
+        rec = recorded(run, steps) if not steps.empty else None
+        if rec:
+            st.markdown(f"**What happened** under `{run['policy'] or '?'}`: {ui.tokens(rec['sent'])} tokens sent of "
+                        f"{ui.tokens(rec['raw'])} the agent asked for (**{rec['saved']:.0%} saved**), cost {ui.usd(run['cost_usd'])}, "
+                        f"{int(run['steps'])} steps.")
+        key = ("whatif", run["run_id"], version, tuple(chosen), text)
+        if go:
+            try:
+                custom = parse_custom(text)
+            except ValueError as e:
+                st.error(f"Custom policy: {e}", icon=":material/error:")
+                return
+            from contextkit import PolicyConfigError
+            from contextkit.evaluation import TrajectoryError
+
+            try:
+                with st.spinner("Replaying the trajectory under each policy (no model calls)…"):
+                    st.session_state["whatif_result"] = (key, replay(state.path, run["run_id"], version, tuple(chosen),
+                                                                     json.dumps(custom) if custom else ""))
+            except (TrajectoryError, PolicyConfigError) as e:
+                st.error(f"Cannot replay this run: {e}", icon=":material/error:")
+                return
+        held = st.session_state.get("whatif_result")
+        if not held or held[0][:3] != key[:3]:
+            st.caption("Pick policies and press **Replay offline**: the run's own requests go through each policy "
+                       "in-process, then tokens, cost with a prompt cache and evidence retention are scored like `contextkit eval`.")
+            return
+        show(held[1], run, rec)
+
+
+def show(res: dict, run: pd.Series, rec: dict | None) -> None:
+    totals, steps = res["totals"], res["steps"]
+    st.caption(f"Replayed {res['calls']} model calls under {len(totals)} policies in {res['seconds']:.2f} s.")
+    table = totals[["policy", "input_tokens", "saved", "cache_cost_vs_raw", "retention", "invalid_requests", "pruned"]].copy()
+    table["saved"] *= 100
+    table["retention"] *= 100
+    if rec and rec.get("rate"):
+        table["est_input_usd"] = table["input_tokens"] * rec["rate"]
+        raw_usd = float(table.loc[table["policy"] == "raw", "est_input_usd"].iloc[0]) if (table["policy"] == "raw").any() else None
+        table["saved_usd"] = (raw_usd - table["est_input_usd"]) if raw_usd is not None else None
+    best = totals[totals["policy"] != "raw"].sort_values("saved", ascending=False)
+    if not best.empty and rec:
+        b = best.iloc[0]
+        st.success(f"**{b['policy']}** would have saved **{b['saved']:.0%}** of input tokens with **{b['retention']:.0%}** "
+                   f"of later-used evidence kept; what happened saved {rec['saved']:.0%}.", icon=":material/insights:")
+    left, right = st.columns([2, 1], gap="large")
+    with left:
+        st.dataframe(table, hide_index=True, width="stretch", column_config={
+            "policy": "Policy",
+            "input_tokens": st.column_config.NumberColumn("Tokens sent", format="compact"),
+            "saved": st.column_config.ProgressColumn("Saved vs raw", format="%.0f%%", min_value=0.0, max_value=100.0),
+            "cache_cost_vs_raw": st.column_config.NumberColumn("Cost vs raw (cached)", format="%.2f",
+                                                               help="input cost with a prompt cache, relative to the raw requests"),
+            "retention": st.column_config.ProgressColumn("Evidence kept", format="%.0f%%", min_value=0.0, max_value=100.0),
+            "invalid_requests": st.column_config.NumberColumn("Invalid"),
+            "pruned": st.column_config.NumberColumn("Pruned"),
+            "est_input_usd": st.column_config.NumberColumn("Est. input $", format="$%.4f",
+                                                           help="tokens sent at this run's own input price"),
+            "saved_usd": st.column_config.NumberColumn("Saved $ vs raw", format="$%.4f"),
+        })
+        per_step = steps.rename(columns={"policy": "run", "input_tokens": "tokens"})[["run", "step", "tokens"]]
+        st.altair_chart(charts.by_run(per_step, "tokens", "tokens sent"), width="stretch")
+    with right:
+        st.markdown("**Saved vs kept** (top right is best)")
+        st.altair_chart(charts.tradeoff(totals), width="stretch")
+
+
+ui.header("What-if")
+whatif_page()
