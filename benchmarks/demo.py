@@ -69,7 +69,7 @@ def main() -> None:
     print(f"contextkit demo (cold, fresh process)      median {med('demo', 0):.2f} s wall, {med('demo', 1):.0f} MB max RSS "
           f"(all: {', '.join(f'{w:.2f}' for w, _ in rows['demo'])} s)")
     if in_run:
-        print(f"  of which the run itself (summary's figure) median {statistics.median(in_run):.2f} s")
+        print(f"  of which the agent loop (the summary's figure) median {statistics.median(in_run):.2f} s")
     print(f"floor: import contextkit + litellm         median {med('floor', 0):.2f} s wall, {med('floor', 1):.0f} MB")
     print(f"floor + litellm's first-tools-call import  median {med('floor_tools', 0):.2f} s wall, {med('floor_tools', 1):.0f} MB")
     print(f"demo minus that floor                      {med('demo', 0) - med('floor_tools', 0):.2f} s")

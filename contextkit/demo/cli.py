@@ -68,8 +68,8 @@ def check_credentials(model: str) -> None:
     missing = list(env.get("missing_keys") or [])
     if not env.get("keys_in_environment") and missing:
         raise MissingCredentialsError(
-            f"--model {model} needs {' or '.join(missing)} in the environment "
-            f"(export {missing[0]}=...), or leave out --model to use the scripted model"
+            f"--model {model}: litellm finds no credentials for it in the environment (missing: {', '.join(missing)}); "
+            f"export {missing[0]}=... or leave out --model to use the scripted model"
         )
 
 
@@ -82,6 +82,7 @@ class _Attempt:
     result: Any = None  # AgentRun; None when the run raised
     error: str | None = None
     tests: Any = None  # workspace.TestRun, after the run
+    seconds: float = 0.0  # the agent loop (what litellm imports lazily on its first call included)
 
     @property
     def ok(self) -> bool:
@@ -98,11 +99,13 @@ def _attempt(root: Path, policy: Any, model: str, prices: dict | None, max_steps
     session = Session(policy, model=model, name=name, prices=prices, tags=["demo"], tracing=None if traced else False,
                       metadata={"workspace": str(root), "task": workspace.TASK, "scripted": scripted})
     run = _Attempt(session, root)
+    t0 = time.perf_counter()
     try:
         with session:
             run.result = run_agent(session, model, workspace.TASK, Toolbox(root), max_steps=max_steps, on_step=on_step)
     except Exception as e:  # noqa: BLE001 - a real model's provider error: report it, keep the trace
         run.error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    run.seconds = time.perf_counter() - t0
     run.tests = workspace.run_tests(root)
     return run
 
@@ -111,7 +114,6 @@ def _run(args: argparse.Namespace, policy: Any, model: str, scripted: bool) -> i
     from ..config import resolve_policy
     from . import summary, workspace
 
-    t0 = time.perf_counter()
     store = _trace_store(args.store)
     prices, priced_as, rates = None, None, None
     if scripted:
@@ -133,7 +135,6 @@ def _run(args: argparse.Namespace, policy: Any, model: str, scripted: bool) -> i
     say(summary.step_header())
     main = _attempt(root, policy, model, prices, args.steps, name="contextkit-demo", scripted=scripted,
                     on_step=lambda rec, _results: say(summary.step_line(rec)))
-    seconds = time.perf_counter() - t0
     baseline = None
     if compare:
         say("\nThe same agent again with no pruning (--policy none, not traced), to compare...")
@@ -152,7 +153,7 @@ def _run(args: argparse.Namespace, policy: Any, model: str, scripted: bool) -> i
     print(f"Result: {verdict}; `python -m unittest` in the workspace: "
           + (f"{main.tests.ran} tests pass." if main.tests.passed else "failing."))
     print("")
-    print(summary.render(summary.totals(main.session), seconds=seconds, priced_as=priced_as, prices=rates,
+    print(summary.render(summary.totals(main.session), seconds=main.seconds, priced_as=priced_as, prices=rates,
                          store=store, run_id=main.session.id, tracing_on=tracing_on, in_store=in_store,
                          baseline=summary.totals(baseline.session) if baseline else None))
     if args.keep_workspace:

@@ -15,7 +15,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-RESTORE = "restore_context"
+from ..restore import RESTORE_TOOL_NAME
+
 _HANDLE = re.compile(r"\bctx\d+\b")  # contextkit's handles, as every placeholder shows them
 _ID = re.compile(r"^call_(\d+)_\d+$")
 _FAILED_TEST = re.compile(r"^(FAIL|ERROR): (\w+) \(([\w.]+)", re.M)
@@ -44,8 +45,7 @@ def call_id(move: int, k: int) -> str:
 class Seen:
     """The conversation as the model received it: its own calls and the results it can read."""
 
-    def __init__(self, messages: list[Any], offered: set[str]):
-        self.offered = offered
+    def __init__(self, messages: list[Any]):
         self.calls: dict[str, tuple[str, dict]] = {}
         self.results: dict[str, str] = {}
         self.last_move = -1
@@ -96,7 +96,7 @@ Move = Callable[[Seen], "Turn | None"]
 
 def next_turn(messages: list[Any], offered: set[str]) -> tuple[int, Turn]:
     """The model's next message: (move index, turn)."""
-    seen = Seen(messages, offered)
+    seen = Seen(messages)
     if seen.finished and seen.last_move >= 0:
         return len(MOVES), Turn("The fix is in place and the whole suite passes; see my summary above.")
     for i in range(seen.last_move + 1, len(MOVES)):
@@ -309,7 +309,7 @@ def _restore_grep(s: Seen) -> Turn | None:
     return Turn(
         f"The earlier search listed another user of the tier table in invoicer/render.py, but that result is only a "
         f"placeholder now ({handle}). Restoring it instead of searching again.",
-        [(RESTORE, {"handle": handle})],
+        [(RESTORE_TOOL_NAME, {"handle": handle})],
     )
 
 
