@@ -179,3 +179,24 @@ def test_attaching_to_the_users_provider_and_nesting_user_spans(tmp_path):
     assert inner.parent.span_id == tool.context.span_id
     assert tool.parent.span_id == agent.context.span_id
     assert TraceStore(tmp_path / "t.duckdb").tool_calls(s.id)[0]["tool_call_id"] == "call_x"
+
+
+def test_a_users_attribute_limit_drops_old_messages_never_the_core(tmp_path):
+    mine = InMemorySpanExporter()
+    provider = TracerProvider()  # the SDK's default limit: 128 attributes per span
+    provider.add_span_processor(SimpleSpanProcessor(mine))
+    tracing.configure(db_path=str(tmp_path / "t.duckdb"), tracer_provider=provider)
+    try:
+        s = Session(name="long")
+        replay(s, conversation(n_tools=40))
+        s.close()
+        assert tracing.flush(10)
+    finally:
+        tracing.shutdown()
+    last = max((sp for sp in mine.get_finished_spans() if sp.name.startswith("chat")), key=lambda sp: sp.attributes["contextkit.step"])
+    a = last.attributes
+    assert len(a) <= 128 and a["contextkit.input_messages_truncated"] is True
+    assert a["openinference.span.kind"] == "LLM" and a["gen_ai.operation.name"] == "chat"
+    assert a["llm.token_count.prompt"] > 0 and a["llm.output_messages.0.message.role"] == "assistant"
+    n = len(s.steps[-1].messages_sent)
+    assert a[f"llm.input_messages.{n - 1}.message.role"] == "tool"  # the latest messages are kept

@@ -146,9 +146,27 @@ def _contents(a: dict, st: RunState, rows: list[tuple], ledger: Any) -> None:
 # ---------------------------------------------------------------------------- chat (LLM)
 
 
-def llm_attributes(st: RunState, rec: StepRecord, *, full_messages: bool, llm_kind: bool) -> dict:
+def llm_attributes(st: RunState, rec: StepRecord, *, full_messages: bool, llm_kind: bool,
+                   max_attributes: int | None = None) -> dict:
     """The span of one model call. `full_messages`: flatten every message sent (for OTLP viewers);
-    `llm_kind`: False when another instrumentation already makes this call's LLM span."""
+    `llm_kind`: False when another instrumentation already makes this call's LLM span;
+    `max_attributes`: the provider's attribute limit (a user's provider: 128 unless they raised it)."""
+    a = _llm_core(st, rec, full_messages, llm_kind)
+    m = st.masker
+    if not (full_messages and not m.hide_input_messages and rec.messages_sent):
+        return a
+    msgs: dict = {}
+    _flatten_messages(msgs, C.INPUT_MESSAGES, rec.messages_sent, m, m.hide_input_text)
+    if max_attributes is not None and len(msgs) + len(a) > max_attributes:
+        # The SDK drops the oldest attributes past its limit: keep the core and the latest messages.
+        keep = max(0, max_attributes - len(a) - 1)
+        msgs = dict(list(msgs.items())[len(msgs) - keep:]) if keep else {}
+        a["contextkit.input_messages_truncated"] = True
+    msgs.update(a)  # messages first: anything dropped later is a message, never the core
+    return msgs
+
+
+def _llm_core(st: RunState, rec: StepRecord, full_messages: bool, llm_kind: bool) -> dict:
     m = st.masker
     a = dict(st.base)
     a[C.SPAN_KIND] = C.LLM if llm_kind else C.CHAIN
@@ -177,8 +195,6 @@ def llm_attributes(st: RunState, rec: StepRecord, *, full_messages: bool, llm_ki
     a[C.CK_TOKENS_BEFORE] = rec.tokens_before
     a[C.CK_TOKENS_AFTER] = rec.tokens_after
     a[C.CK_LATENCY_MS] = float(rec.latency_ms)
-    if full_messages and not m.hide_input_messages:
-        _flatten_messages(a, C.INPUT_MESSAGES, rec.messages_sent, m, m.hide_input_text)
     if rec.tools and not (m.hide.hide_inputs or m.hide.hide_llm_tools):
         a.update(_tools(st, rec.tools, full_messages))
     out = rec.response_message

@@ -138,7 +138,8 @@ class RunObserver(Observer):
 
     def _llm_span(self, rec: StepRecord, parent: Any) -> None:
         llm_kind = self._t.llm_kind()
-        attrs = B.llm_attributes(self._state, rec, full_messages=self._t.full_messages, llm_kind=llm_kind)
+        attrs = B.llm_attributes(self._state, rec, full_messages=self._t.full_messages, llm_kind=llm_kind,
+                                 max_attributes=self._t.max_attributes)
         name = f"chat {rec.model}" if llm_kind else f"contextkit_step {rec.model}"
         start = _ns(rec.started_at) if rec.started_at else time.time_ns()
         span = self._t.tracer.start_span(name, context=parent, kind=SpanKind.CLIENT, attributes=attrs, start_time=start)
