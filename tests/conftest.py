@@ -42,3 +42,22 @@ def _trace_store_outside_the_checkout(tmp_path_factory):
     if "CONTEXTKIT_TRACE_DB" not in os.environ:
         os.environ["CONTEXTKIT_TRACE_DB"] = str(tmp_path_factory.mktemp("traces") / "traces.duckdb")
     yield
+
+
+@pytest.fixture(scope="session")
+def viewer_store(tmp_path_factory):
+    """A trace store written by real traced runs for the viewer's tests (tests/viewer_store.py, run
+    in a child process so one run stays open): `.path`, `.ids` = {role: run_id} for the roles
+    default, none (same task, no pruning), masking, reasoning, open."""
+    import subprocess
+    import sys
+    from types import SimpleNamespace
+
+    from helpers import REPO
+
+    path = tmp_path_factory.mktemp("viewer") / "traces.duckdb"
+    done = subprocess.run([sys.executable, str(REPO / "tests" / "viewer_store.py"), str(path)],
+                          capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        pytest.fail(f"tests/viewer_store.py failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return SimpleNamespace(path=path, ids=json.loads(done.stdout.strip().splitlines()[-1]))

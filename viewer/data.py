@@ -84,8 +84,21 @@ def check(path: str) -> StoreState:
         return StoreState(path, False, "No trace store here yet",
                           f"There is no file at `{path}`. Run an agent with tracing on (every `contextkit.Session` "
                           "traces by default; try `contextkit demo`), or pass a store: `contextkit view path/to/traces.duckdb`.")
+    if not _duckdb_file(path):
+        return StoreState(path, False, "This file is not a readable trace store",
+                          f"`{path}` is not a DuckDB file. Pass the trace store an agent wrote (CONTEXTKIT_TRACE_DB).")
     sig = signature(path)
     return _check(path, sig)
+
+
+def _duckdb_file(path: str) -> bool:
+    """DuckDB files carry 'DUCK' at byte 8. Checked up front because opening anything else fails
+    with the same error class as a lock conflict, which the store's reader would retry for seconds."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(12)[8:12] == b"DUCK"
+    except OSError:
+        return False
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -1,0 +1,210 @@
+"""The viewer's runs and replay pages, run headless (Streamlit's AppTest) over a store written by
+real traced runs (the `viewer_store` fixture: shared trajectories driven through Session.completion
+against a local OpenAI-compatible server). Every figure on the page is checked against the store."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from contextkit.evaluation import trajectories_from_store  # noqa: F401  (imported early: litellm loads once)
+from tracing.store import TraceStore
+from viewer import composition as comp
+from viewer import ui
+
+from helpers import REPO
+
+APP = str(REPO / "viewer" / "app.py")
+
+
+def open_app(monkeypatch, path, page: str | None = None, run_id: str | None = None) -> AppTest:
+    monkeypatch.setenv("CONTEXTKIT_VIEW_STORE", str(path))
+    at = AppTest.from_file(APP, default_timeout=90)
+    if run_id:
+        at.session_state[ui.SELECTED] = run_id
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert_clean(at)
+    return at
+
+
+def assert_clean(at: AppTest) -> None:
+    """No traceback and no read failure turned into a message."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not [e.value for e in at.error if "Could not show" in e.value]
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption] + [c.value for c in at.code])
+
+
+def charts(at: AppTest) -> list[str]:
+    return [c.proto.spec for c in at.get("vega_lite_chart")]
+
+
+# ---------------------------------------------------------------------- runs
+
+
+def test_runs_page_lists_every_run_with_cost_savings_and_guard_events(monkeypatch, viewer_store):
+    at = open_app(monkeypatch, viewer_store.path)
+    store = TraceStore(viewer_store.path)
+    runs = {r["run_id"]: r for r in store.runs()}
+    table = at.dataframe[0].value
+    assert set(table["run_id"]) == set(runs) == set(viewer_store.ids.values())
+    for row in table.to_dict("records"):
+        r = runs[row["run_id"]]
+        assert row["steps"] == r["steps"] and row["input_tokens"] == r["input_tokens"]
+        assert row["cost_usd"] == pytest.approx(r["cost_usd"]) and row["tokens_saved"] == r["tokens_saved"]
+        assert row["saved_usd"] == pytest.approx(r["saved_usd"])
+        assert row["status"] == [{"ok": "ok", "error": "error", "open": "running"}[r["status"]]]
+        assert len(row["context"]) == r["steps"]  # the sparkline: tokens sent per step
+    by_role = {role: table[table["run_id"] == rid].iloc[0] for role, rid in viewer_store.ids.items()}
+    assert by_role["reasoning"]["guard_events"] == 2  # the loop guard warned twice
+    assert by_role["none"]["tokens_saved"] == 0 < by_role["default"]["tokens_saved"]
+    assert by_role["open"]["status"] == ["running"] and by_role["default"]["duration_s"] > 0
+    tiles = {m.label: m.value for m in at.metric}
+    assert tiles["Runs"] == "5" and tiles["Steps"] == f"{sum(r['steps'] for r in runs.values()):,}"
+    assert tiles["Cost"] == ui.usd(sum(r["cost_usd"] for r in runs.values()))
+
+
+def test_runs_page_searches_filters_and_sorts(monkeypatch, viewer_store):
+    ids = viewer_store.ids
+    at = open_app(monkeypatch, viewer_store.path)
+    at.text_input(key="runs_search").input("django").run()
+    assert set(at.dataframe[0].value["run_id"]) == {ids["default"], ids["none"]}
+    at.multiselect(key="runs_policy").select("none").run()
+    assert list(at.dataframe[0].value["run_id"]) == [ids["none"]]
+    at.text_input(key="runs_search").input("").run()
+    at.multiselect(key="runs_policy").unselect("none").run()
+    at.multiselect(key="runs_status").select("open").run()
+    assert list(at.dataframe[0].value["run_id"]) == [ids["open"]]
+    at.multiselect(key="runs_status").unselect("open").run()
+    at.selectbox(key="runs_sort").select("Cost").run()
+    costs = list(at.dataframe[0].value["cost_usd"])
+    assert costs == sorted(costs, reverse=True) and at.dataframe[0].value.iloc[0]["run_id"] == ids["masking"]
+    at.text_input(key="runs_search").input("no such run").run()
+    assert at.dataframe[0].value.empty and "0 of 5 runs" in texts(at)
+    assert_clean(at)
+
+
+def test_runs_page_opens_the_replay_of_the_picked_run(monkeypatch, viewer_store):
+    rid = viewer_store.ids["reasoning"]
+    at = open_app(monkeypatch, viewer_store.path, run_id=rid)
+    at.button(key="open_replay").click().run()
+    assert_clean(at)
+    assert at.selectbox(key="replay_run").value == rid
+    assert "repo-inspector" in texts(at)
+
+
+# ---------------------------------------------------------------------- replay
+
+
+def test_replay_scrubs_to_a_pruning_step_and_expands_the_placeholder(monkeypatch, viewer_store):
+    rid = viewer_store.ids["default"]
+    store = TraceStore(viewer_store.path)
+    pruned = [d for d in store.decisions(rid) if d["action"] == "pruned"]
+    step, handle = pruned[0]["step"], pruned[0]["handle"]
+    at = open_app(monkeypatch, viewer_store.path, "views/replay.py", run_id=rid)
+    steps = store.steps(rid)
+    assert at.select_slider(key=f"step_{rid}").value == steps[-1]["step"]  # opens on the latest step
+    at.select_slider(key=f"step_{rid}").set_value(step).run()
+    assert_clean(at)
+
+    row = next(s for s in steps if s["step"] == step)
+    tiles = {m.label: m.value for m in at.metric}
+    assert tiles["Context sent"] == ui.tokens(row["tokens_after"])
+    assert tiles["Without contextkit"] == ui.tokens(row["tokens_before"])
+    assert tiles["Step cost"] == ui.usd(row["cost_usd"])
+    assert tiles["Cumulative cost"] == ui.usd(sum(s["cost_usd"] or 0 for s in steps if s["step"] <= step))
+    page = texts(at)
+    assert "pruned" in page and pruned[0]["reason"] in page  # what changed since the previous step
+
+    # the composition bar: what was sent by category, against deepseek-chat's 131,072-token limit
+    segs = store.segments(rid, step)
+    parts = comp.split(segs)
+    assert parts[comp.PLACEHOLDERS] > 0 and parts[comp.PRUNED_AWAY] > 0
+    bar = charts(at)[0]
+    assert '"placeholders"' in bar and '"pruned away"' in bar
+    window = at.get("progress")[0].proto  # far below the limit: a gauge of the window, not a rule
+    assert "131,072-token context window" in window.text
+    assert f"{sum(n for c, n in parts.items() if c != comp.PRUNED_AWAY):,}" in page
+    assert len(charts(at)) == 4  # + context over steps, raw vs sent, cost
+
+    # only the pruned messages: each shows its placeholder, and expands to the original
+    at.button_group(key="msg_filter").set_value("Pruned").run()
+    assert_clean(at)
+    msgs = {m["handle"]: m for m in store.step_messages(rid, step)}
+    cards = at.chat_message
+    assert len(cards) == sum(1 for m in msgs.values() if m["state"] == "pruned")
+    placeholder = msgs[handle]["message"]["content"]
+    original = msgs[handle]["original"]["content"]
+    assert handle in placeholder and placeholder != original
+    card = next(c for c in cards if any(x.value == placeholder for x in c.code))
+    expander = next(e for e in card.expander if e.label.startswith("Original"))
+    assert any(x.value == original[:20_000] or x.value.startswith(original[:20_000]) for x in expander.code)
+
+
+def test_replay_buttons_step_through_the_run(monkeypatch, viewer_store):
+    rid = viewer_store.ids["masking"]
+    at = open_app(monkeypatch, viewer_store.path, "views/replay.py", run_id=rid)
+    last = at.select_slider(key=f"step_{rid}").value
+    at.button(key="prev_step").click().run()
+    at.button(key="prev_step").click().run()
+    assert at.select_slider(key=f"step_{rid}").value == last - 2
+    at.button(key="next_step").click().run()
+    assert at.select_slider(key=f"step_{rid}").value == last - 1
+    assert_clean(at)
+    # gemini-3-pro-preview is not in litellm's map: no limit line, and the page says so
+    assert "Context limit unknown" in texts(at) and not at.get("progress") and "limit " not in charts(at)[0]
+
+
+def test_replay_shows_reasoning_tool_calls_guards_and_a_failed_call(monkeypatch, viewer_store):
+    rid = viewer_store.ids["reasoning"]
+    store = TraceStore(viewer_store.path)
+    steps = store.steps(rid)
+    at = open_app(monkeypatch, viewer_store.path, "views/replay.py", run_id=rid)
+    last = steps[-1]
+    shown = [e.markdown[0].value for e in at.expander if e.label == "Reasoning" and e.markdown]
+    assert last["output"]["reasoning_content"] in shown  # the model's reasoning at this step
+    assert last["output"]["content"] in texts(at)
+    assert any("loop" in w.value for w in at.warning)  # the guard event of this step
+
+    failed = next(s for s in steps if s["error"])
+    at.select_slider(key=f"step_{rid}").set_value(failed["step"]).run()
+    assert any("The call failed" in e.value and "RateLimitError" in e.value for e in at.error)
+
+    at.select_slider(key=f"step_{rid}").set_value(steps[0]["step"]).run()
+    assert_clean(at)
+    tool = next(t for t in store.tool_calls(rid) if t["step"] == steps[0]["step"])
+    ran = next(e for e in at.expander if e.label.startswith("read_file ·"))
+    assert any(c.value.strip() == tool["result"].strip() for c in ran.code)  # the tool's result, as executed
+    assert any('"path": "contextkit/policy.py"' in c.value for c in at.code)  # the model's tool call
+
+
+def test_replay_of_a_run_still_being_written(monkeypatch, viewer_store):
+    rid = viewer_store.ids["open"]
+    at = open_app(monkeypatch, viewer_store.path, "views/replay.py", run_id=rid)
+    assert any("Still being written" in i.value for i in at.info)
+    assert at.select_slider(key=f"step_{rid}").value == TraceStore(viewer_store.path).run(rid)["steps"]
+
+
+def test_composition_splits_reasoning_and_draws_the_limit_when_it_is_near():
+    from viewer import charts as ch
+
+    rows = [
+        {"kind": "system", "tokens": 50, "sent_tokens": 50},
+        {"kind": "tool_call", "tokens": 300, "sent_tokens": 300, "reasoning_tokens": 200},
+        {"kind": "assistant", "tokens": 300, "sent_tokens": 100, "reasoning_tokens": 200,
+         "reason": "reasoning cleared at step 4 (older than the last 1 thinking turns)"},
+        {"kind": "tool_result", "tool_name": "grep", "state": "pruned", "tokens": 900, "sent_tokens": 40},
+        {"kind": "tool_result", "tool_name": "cat", "state": "kept", "tokens": 700, "sent_tokens": 700},
+    ]
+    parts = comp.split(rows)
+    assert parts == {"system": 50, "assistant": 200, "reasoning": 200, "placeholders": 40, "tool: cat": 700,
+                     "pruned away": 860 + 200}
+    assert sum(v for k, v in parts.items() if k != comp.PRUNED_AWAY) == sum(r["sent_tokens"] for r in rows)
+    assert "limit 2,000" in ch.composition_bar(parts, 2000).to_json()  # within the scale: a red rule
+    assert "limit" not in ch.composition_bar(parts, 1_000_000).to_json()  # far away: the page shows a gauge
+    folded = comp.fold_tools({f"tool: t{k}": 100 - k for k in range(9)}, keep=6)
+    assert sorted(set(folded.values())) == sorted([f"tool: t{k}" for k in range(6)] + [comp.OTHER_TOOLS])
