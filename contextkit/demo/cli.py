@@ -57,7 +57,11 @@ def run(args: argparse.Namespace) -> int:
             check_credentials(model)
     except (PolicyConfigError, MissingCredentialsError) as e:
         return _fail(str(e))
-    return _run(args, policy, model, scripted)
+    try:
+        return _run(args, policy, model, scripted)
+    except KeyboardInterrupt:  # the workspaces are gone already; the trace ends with the session
+        print("\ncontextkit demo: interrupted", file=sys.stderr)
+        return 130
 
 
 def check_credentials(model: str) -> None:
@@ -83,6 +87,7 @@ class _Attempt:
     error: str | None = None
     tests: Any = None  # workspace.TestRun, after the run
     seconds: float = 0.0  # the agent loop (what litellm imports lazily on its first call included)
+    baseline: "_Attempt | None" = None  # the same agent with no pruning (--compare)
 
     @property
     def ok(self) -> bool:
@@ -111,7 +116,6 @@ def _attempt(root: Path, policy: Any, model: str, prices: dict | None, max_steps
 
 
 def _run(args: argparse.Namespace, policy: Any, model: str, scripted: bool) -> int:
-    from ..config import resolve_policy
     from . import summary, workspace
 
     store = _trace_store(args.store)
@@ -125,45 +129,57 @@ def _run(args: argparse.Namespace, policy: Any, model: str, scripted: bool) -> i
     compare = (scripted if args.compare is None else args.compare) and policy.enabled
     say = (lambda *a: None) if args.quiet else print
 
-    root = workspace.create()
-    say("contextkit demo: a coding agent fixes a bug in a temporary project")
-    say(f"  model      {model}" + ("  (scripted, through litellm; no API key, no network)" if scripted else ""))
-    say(f"  policy     {policy.name}")
-    say(f"  workspace  {root}")
-    say(f"  task       {workspace.TASK[:100]}...")
-    say("")
-    say(summary.step_header())
-    main = _attempt(root, policy, model, prices, args.steps, name="contextkit-demo", scripted=scripted,
-                    on_step=lambda rec, _results: say(summary.step_line(rec)))
-    baseline = None
-    if compare:
-        say("\nThe same agent again with no pruning (--policy none, not traced), to compare...")
-        baseline = _attempt(workspace.create(), resolve_policy("none"), model, prices, args.steps,
-                            name="contextkit-demo (no pruning)", scripted=scripted, traced=False)
-        workspace.remove(baseline.root)
-    tracing_on = bool(main.session.observers)
-    in_store = _flush_and_check(store, main.session.id) if tracing_on and store else None
-
-    print("")
-    if main.error:
-        print(f"The agent stopped: {main.error}")
-    elif main.result is not None and not main.result.finished:
-        print(f"The agent did not finish within {args.steps} steps (--steps).")
-    verdict = "fixed" if main.tests.passed else "not fixed"
-    print(f"Result: {verdict}; `python -m unittest` in the workspace: "
-          + (f"{main.tests.ran} tests pass." if main.tests.passed else "failing."))
-    print("")
-    print(summary.render(summary.totals(main.session), seconds=main.seconds, priced_as=priced_as, prices=rates,
-                         store=store, run_id=main.session.id, tracing_on=tracing_on, in_store=in_store,
-                         baseline=summary.totals(baseline.session) if baseline else None))
-    if args.keep_workspace:
-        print(f"Workspace kept: {main.root}")
-    else:
-        workspace.remove(main.root)
+    roots: list[Path] = []
+    try:
+        main = _demo(args, policy, model, scripted, prices, compare, say, roots)
+        tracing_on = bool(main.session.observers)
+        in_store = _flush_and_check(store, main.session.id) if tracing_on and store else None
+        say("")
+        if main.error:
+            print(f"The agent stopped: {main.error}")
+        elif main.result is not None and not main.result.finished:
+            print(f"The agent did not finish within {args.steps} steps (--steps).")
+        verdict = "fixed" if main.tests.passed else "not fixed"
+        print(f"Result: {verdict}; `python -m unittest` in the workspace: "
+              + (f"{main.tests.ran} tests pass." if main.tests.passed else "failing."))
+        print("")
+        print(summary.render(summary.totals(main.session), seconds=main.seconds, priced_as=priced_as, prices=rates,
+                             store=store, run_id=main.session.id, tracing_on=tracing_on, in_store=in_store,
+                             baseline=summary.totals(main.baseline.session) if main.baseline else None))
+        if args.keep_workspace:
+            print(f"Workspace kept: {main.root}")
+    finally:  # also on Ctrl+C
+        for root in roots:
+            if not (args.keep_workspace and root == roots[0]):
+                workspace.remove(root)
     if args.view and store and tracing_on:
         sys.stdout.flush()
         return _open_viewer(store, main.session.id) or (0 if main.ok else 1)
     return 0 if main.ok else 1
+
+
+def _demo(args: argparse.Namespace, policy: Any, model: str, scripted: bool, prices: dict | None, compare: bool,
+          say: Any, roots: list[Path]) -> _Attempt:
+    """The run the demo shows (printing a row per step), then the comparison run if asked."""
+    from ..config import resolve_policy
+    from . import summary, workspace
+
+    roots.append(workspace.create())
+    say("contextkit demo: a coding agent fixes a bug in a temporary project")
+    say(f"  model      {model}" + ("  (scripted, through litellm; no API key, no network)" if scripted else ""))
+    say(f"  policy     {policy.name}")
+    say(f"  workspace  {roots[0]}")
+    say(f"  task       {workspace.TASK[:100]}...")
+    say("")
+    say(summary.step_header())
+    main = _attempt(roots[0], policy, model, prices, args.steps, name="contextkit-demo", scripted=scripted,
+                    on_step=lambda rec, _results: say(summary.step_line(rec)))
+    if compare:
+        say("\nThe same agent again with no pruning (--policy none, not traced), to compare...")
+        roots.append(workspace.create())
+        main.baseline = _attempt(roots[1], resolve_policy("none"), model, prices, args.steps,
+                                 name="contextkit-demo (no pruning)", scripted=scripted, traced=False)
+    return main
 
 
 def _trace_store(path: str | None) -> str | None:
