@@ -1,0 +1,150 @@
+"""The viewer in a real browser: `contextkit view STORE --port P` as a user starts it, Debian's
+Chromium driven by Playwright. It picks a run, moves the step scrubber, finds the context window's
+composition chart and a pruned message's placeholder that expands to the original, and writes the
+screenshot the README shows (docs/img/viewer.png).
+
+CI installs chromium (.ci/run). The test is skipped only when /usr/bin/chromium is missing AND
+CONTEXTKIT_SKIP_BROWSER=1 says that is expected; a missing browser otherwise fails it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tracing.store import TraceStore
+from viewer.launch import free_port
+
+from helpers import REPO
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOT = REPO / "docs" / "img" / "viewer.png"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.browser
+
+
+def _chromium() -> str:
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CONTEXTKIT_SKIP_BROWSER") == "1":
+            pytest.skip(f"{CHROMIUM} is missing and CONTEXTKIT_SKIP_BROWSER=1")
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (or set CONTEXTKIT_SKIP_BROWSER=1 to skip)")
+    return CHROMIUM
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"contextkit view exited with {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail(f"the viewer was not healthy at {url} within {timeout:.0f} s")
+
+
+@pytest.fixture
+def viewer_url(viewer_store, tmp_path):
+    port = free_port()
+    env = dict(os.environ, HOME=str(tmp_path))  # no ~/.streamlit of the machine's user
+    proc = subprocess.Popen([sys.executable, "-m", "contextkit", "view", str(viewer_store.path), "--port", str(port)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _idle(page, timeout: float = 30_000) -> None:
+    """Streamlit shows its status widget while a script runs; wait until the run is over."""
+    page.wait_for_timeout(300)
+    page.wait_for_selector("[data-testid='stStatusWidget']", state="detached", timeout=timeout)
+
+
+def test_pick_a_run_scrub_and_see_the_context_window_and_a_pruned_placeholder(viewer_store, viewer_url, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    rid = viewer_store.ids["default"]
+    store = TraceStore(viewer_store.path)
+    run = store.run(rid)
+    steps = [s["step"] for s in store.steps(rid)]
+    pruned_steps = sorted({d["step"] for d in store.decisions(rid) if d["action"] == "pruned"})
+    target = max(s for s in pruned_steps if s < steps[-1])  # the latest step that pruned something, before the end
+    back = steps.index(steps[-1]) - steps.index(target)
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"), executable_path=_chromium(), args=ARGS, headless=True,
+            viewport={"width": 1600, "height": 2050}, device_scale_factor=1)
+        try:
+            page = browser.new_page()
+            page.goto(viewer_url)
+            page.get_by_text("Runs", exact=True).first.wait_for(timeout=30_000)
+            _idle(page)
+            # the runs table is a canvas grid; its cells are mirrored in an (invisible) accessible table
+            expect(page.locator("td[role='gridcell']", has_text=run["name"]).first).to_be_attached()
+
+            # pick the run on the replay page
+            page.get_by_role("link", name="Replay").click()
+            _idle(page)
+            page.get_by_test_id("stSelectbox").first.click()
+            page.get_by_role("option", name=re.compile(rf"· default · .* · {rid[:8]}")).click()
+            _idle(page)
+            expect(page.get_by_text(f"Context window at step {steps[-1]}")).to_be_visible()
+
+            # move the scrubber back with the keyboard
+            slider = page.get_by_role("slider")
+            slider.focus()
+            for _ in range(back):
+                slider.press("ArrowLeft")
+                _idle(page)
+            expect(page.get_by_text(f"Context window at step {target}")).to_be_visible()
+
+            # the composition chart and its legend: placeholders are in the window, pruned tokens shown apart
+            charts = page.locator("[data-testid='stVegaLiteChart']")
+            expect(charts.first).to_be_visible()
+            assert charts.count() >= 2
+            legend = page.get_by_text("placeholders", exact=False).first
+            expect(legend).to_be_visible()
+            expect(page.get_by_text("pruned away").first).to_be_visible()
+            expect(page.get_by_text(re.compile(r"^\d+ pruned$")).first).to_be_visible()  # what changed at this step
+
+            # a pruned message: its placeholder as sent, expanding to the original
+            page.get_by_role("radio", name="Pruned").click()
+            _idle(page)
+            badge = page.get_by_text(re.compile(r"pruned at step \d+")).first
+            expect(badge).to_be_visible()
+            pruned = [m for m in store.step_messages(rid, target) if m["state"] == "pruned"]
+            handle, first = pruned[-1]["handle"], pruned[-1]  # the list opens on its latest page
+            expect(page.get_by_text(f'restore_context("{handle}")').first).to_be_visible()
+            original = page.locator("[data-testid='stExpander']").filter(has_text=re.compile(r"Original · [\d,]+ tokens")).last
+            original.get_by_text(re.compile(r"^Original · [\d,]+ tokens$")).click()
+            line = max(first["original"]["content"].splitlines(), key=lambda x: len(x.strip())).strip()
+            expect(original.get_by_text(line[:60], exact=False).first).to_be_visible()
+
+            page.get_by_role("radio", name="Changed").click()  # the screenshot: new messages and fresh placeholders
+            _idle(page)
+            page.evaluate("window.scrollTo(0, 0)")
+            page.wait_for_timeout(800)  # charts finish their transition
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT), clip={"x": 0, "y": 0, "width": 1600, "height": 2050})
+        finally:
+            browser.close()
+    assert SCREENSHOT.stat().st_size > 50_000
