@@ -223,3 +223,14 @@ def test_completion_end_to_end_through_litellm(store, openai_server):
     assert "divided by zero" in (steps[1]["output"].get("reasoning_content") or "")
     assert store.tool_calls(s.id)[0]["tool_call_id"] == "call_a"
     assert store.sent_messages(s.id, 2)[-1]["content"] == "def f(x): return 1 / x"
+
+
+def test_reading_a_file_that_is_not_a_store_fails_at_once(tmp_path):
+    import duckdb
+
+    bad = tmp_path / "notes.duckdb"
+    bad.write_text("not a database\n")
+    with pytest.raises(duckdb.IOException, match="not a valid DuckDB"):  # not StoreBusyError: no waiting
+        TraceStore(bad, timeout=30).runs()
+    with pytest.raises(FileNotFoundError):
+        TraceStore(tmp_path / "missing.duckdb").runs()

@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from . import conventions as C
 from .schema import CONTENT_TABLES, SCHEMA_VERSION, TABLES, ddl
+from .store import is_lock_conflict
 
 log = logging.getLogger("contextkit.tracing")
 
@@ -308,8 +309,8 @@ class DuckDBSpanExporter(SpanExporter):
                 # one thread: batches are small, and the agent needs the other cores
                 con = duckdb.connect(self.path, config={"threads": 1, "default_block_size": _BLOCK_SIZE})
                 break
-            except duckdb.IOException:
-                if time.monotonic() + delay > deadline:
+            except duckdb.IOException as e:
+                if not is_lock_conflict(e) or time.monotonic() + delay > deadline:
                     raise
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 0.1)

@@ -50,6 +50,8 @@ class TraceStore:
                 con = duckdb.connect(self.path, read_only=True)
                 break
             except duckdb.IOException as e:
+                if not is_lock_conflict(e):
+                    raise  # not a DuckDB file, unreadable, ...: waiting will not help
                 if time.monotonic() + delay > deadline:
                     raise StoreBusyError(f"trace store {self.path} stayed locked for {self.timeout:.0f} s: {e}") from e
                 time.sleep(delay * (0.5 + random.random()))
@@ -133,6 +135,11 @@ class TraceStore:
             r["attributes"] = _loads(r.get("attributes")) or {}
             r["events"] = _loads(r.get("events")) or []
         return rows
+
+
+def is_lock_conflict(e: Exception) -> bool:
+    """DuckDB's error when another process holds the file (the only one worth retrying)."""
+    return "lock" in str(e).lower()
 
 
 def _loads(v: Any) -> Any:
