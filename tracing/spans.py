@@ -110,7 +110,7 @@ class RunObserver(Observer):
         if totals.get("contextkit.run.errors"):
             span.set_status(Status(StatusCode.ERROR, f"{totals['contextkit.run.errors']} failed model call(s)"))
         span.end(end_time=end)
-        self._state = RunState(run_id=self.run_id, masker=self._state.masker)  # free the run's caches
+        self._state = RunState(run_id=self.run_id, masker=self._state.masker, base=self._state.base)  # free caches
 
     # ------------------------------------------------------------------ context decisions (CHAIN)
 
