@@ -87,3 +87,24 @@ def test_without_the_instrumentor_ours_are_the_llm_spans(openai_server, tmp_path
     spans = llm_spans(ours)
     assert [sp.name for sp in spans] == ["chat openai/gpt-4o-mini"] * 2
     assert all(sp.attributes["llm.token_count.prompt"] > 0 for sp in spans)
+
+
+def test_run_context_puts_the_instrumentors_spans_in_the_runs_trace(instrumented, openai_server, tmp_path):
+    from openai_server import Reply
+
+    ours = InMemorySpanExporter()
+    tracing.configure(db_path=str(tmp_path / "t.duckdb"), extra_processors=[SimpleSpanProcessor(ours)])
+    try:
+        openai_server.script(Reply.text("hi"))
+        s = Session(name="joined")
+        with tracing.run_context(s):
+            s.completion(model="openai/gpt-4o-mini", api_base=openai_server.base_url, api_key="sk-test",
+                         messages=[{"role": "user", "content": "hello"}])
+        s.close()
+        assert tracing.flush(10)
+    finally:
+        tracing.shutdown()
+    agent = next(sp for sp in ours.get_finished_spans() if sp.name == "invoke_agent joined")
+    (theirs,) = llm_spans(instrumented)
+    assert theirs.context.trace_id == agent.context.trace_id
+    assert theirs.parent.span_id == agent.context.span_id

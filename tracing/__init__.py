@@ -12,7 +12,8 @@ with the environment (`CONTEXTKIT_TRACE_DB`, `CONTEXTKIT_TRACING=off`, `OTEL_EXP
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from .config import OTLPSettings, TracingConfig, TracingConfigError
 from .provider import Tracing, configure, current, litellm_instrumented, shutdown
@@ -20,6 +21,7 @@ from .store import StoreBusyError, TraceStore
 
 __all__ = [
     "session_observer",
+    "run_context",
     "configure",
     "flush",
     "shutdown",
@@ -39,6 +41,27 @@ def session_observer(session: Any):
     from .spans import RunObserver
 
     return RunObserver(current(), session)
+
+
+@contextmanager
+def run_context(session: Any) -> Iterator[None]:
+    """Make `session`'s run (its AGENT span) the current OpenTelemetry context inside the block, so
+    spans other code opens there (your own, or openinference-instrumentation-litellm's LLM spans)
+    join the run's trace: `with tracing.run_context(session): agent_loop()`."""
+    from opentelemetry import context as otel_context
+
+    from .spans import RunObserver
+
+    obs = next((o for o in getattr(session, "observers", ()) if isinstance(o, RunObserver)), None)
+    ctx = obs.context() if obs is not None else None
+    if ctx is None:  # tracing is off for this session: nothing to join
+        yield
+        return
+    token = otel_context.attach(ctx)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
 
 
 def flush(timeout: float = 5.0) -> bool:

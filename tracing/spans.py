@@ -181,6 +181,10 @@ class RunObserver(Observer):
 
     # ------------------------------------------------------------------ helpers
 
+    def context(self) -> Any:
+        """The run's AGENT span as an OpenTelemetry context (None before the run started)."""
+        return self._agent_ctx
+
     def _parent(self) -> Any:
         """The current context if it is inside this run's trace (a tool, a user span), else the run."""
         sc = trace.get_current_span().get_span_context()
