@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import stat
-import time
 
 import pytest
 
 import tracing
-from contextkit import Policy, Session, StepRecord
+from contextkit import Policy, Session
 from tracing.store import TraceStore
 
 from helpers import conversation

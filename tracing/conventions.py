@@ -159,7 +159,6 @@ SEG_STR_FIELDS = ("handle", "role", "kind", "tool_name", "tool_call_id", "state"
 SEG_INT_FIELDS = (
     "index", "tokens", "sent_tokens", "reasoning_tokens", "first_seen", "last_used", "age", "used_count", "pruned_at",
 )
-SEG_BOOL_FIELDS = ("edited",)
 # Contents, once each: originals of segments first seen at this step, and new edited forms.
 NEW_SEG_HANDLES = "contextkit.new_segments.handle"
 NEW_SEG_MESSAGES = "contextkit.new_segments.message"  # JSON of each original message
@@ -169,12 +168,5 @@ EDIT_MESSAGES = "contextkit.edits.message"  # JSON of each message as now sent
 # Attribute prefixes that the DuckDB store normalises into its own tables (left out of raw_spans).
 NORMALISED_PREFIXES = (
     INPUT_MESSAGES + ".", TOOLS + ".", SEG, SEG_CHANGES, "contextkit.new_segments.", "contextkit.edits.", CK_TOOLS, CK_OUTPUT_MESSAGE,
-)
-
-
-# ... and, on contextkit's own spans, values the store keeps in its tables (tool_spans, llm_calls).
-STORED_ELSEWHERE = (
-    OUTPUT_MESSAGES + ".", OUTPUT_VALUE, INPUT_VALUE, TOOL_CALL_ARGUMENTS, TOOL_CALL_RESULT,
-    INVOCATION_PARAMETERS, CK_GUARD_EVENTS,
 )
 
