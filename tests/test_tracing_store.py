@@ -194,6 +194,12 @@ def test_tracing_off_by_env_and_argument(tmp_path, monkeypatch):
         assert len(Session().observers) == 1
     finally:
         tracing.shutdown()
+    monkeypatch.setenv("CONTEXTKIT_TRACE_DB", "off")  # no store and no OTLP: nothing to trace into
+    tracing.configure()
+    try:
+        assert Session().observers == []
+    finally:
+        tracing.shutdown()
 
 
 def test_completion_end_to_end_through_litellm(store, openai_server):

@@ -40,7 +40,10 @@ def session_observer(session: Any):
     """The observer that traces `session` (called by contextkit when a Session is created)."""
     from .spans import RunObserver
 
-    return RunObserver(current(), session)
+    t = current()
+    if not t.has_destination():  # CONTEXTKIT_TRACE_DB=off and no OTLP: spans would go nowhere
+        return None
+    return RunObserver(t, session)
 
 
 @contextmanager

@@ -147,6 +147,10 @@ class Tracing:
         self.provider.add_span_processor(processor)
         self._processors.append(processor)
 
+    def has_destination(self) -> bool:
+        """Does anything receive our spans (a processor of ours, or the user's provider)?"""
+        return bool(self._processors) or not self._own_provider
+
     def llm_kind(self) -> bool:
         mode = self.cfg.llm_spans
         return mode == "on" or (mode == "auto" and not litellm_instrumented())
