@@ -168,7 +168,16 @@ def test_replay_shows_reasoning_tool_calls_guards_and_a_failed_call(monkeypatch,
     shown = [e.markdown[0].value for e in at.expander if e.label == "Reasoning" and e.markdown]
     assert last["output"]["reasoning_content"] in shown  # the model's reasoning at this step
     assert last["output"]["content"] in texts(at)
-    assert any("loop" in w.value for w in at.warning)  # the guard event of this step
+    guarded = next(s for s in steps if s["guard_events"])
+    at.select_slider(key=f"step_{rid}").set_value(guarded["step"]).run()
+    assert any("loop" in w.value and "read_file" in w.value for w in at.warning)  # the loop guard's event at this step
+
+    restored = next(s["step"] for s in steps if any(g["state"] == "restored" for g in store.segments(rid, s["step"])))
+    at.select_slider(key=f"step_{rid}").set_value(restored).run()
+    assert "**1 restored**" in texts(at)
+    at.button_group(key="msg_filter").set_value("Changed").run()
+    assert any(":green-badge[restored]" in m.value for m in at.markdown)  # still its placeholder, expandable
+    at.button_group(key="msg_filter").set_value("All").run()
 
     failed = next(s for s in steps if s["error"])
     at.select_slider(key=f"step_{rid}").set_value(failed["step"]).run()

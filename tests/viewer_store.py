@@ -89,7 +89,7 @@ READ_TOOL = {
 
 def reasoning_agent(server) -> str:
     """A small agent on a reasoning model that really reads repository files through its tool: it
-    trips a budget warning and the loop guard, and one of its calls fails with a rate limit."""
+    trips the loop guard, one of its calls fails with a rate limit, and it restores a pruned result."""
     import litellm
     from contextkit import Budget, LoopGuard, Session
     from openai_server import Reply
@@ -127,6 +127,16 @@ def reasoning_agent(server) -> str:
         msgs.append(msg.model_dump(exclude_none=True))
         for tc in msg.tool_calls or ():
             msgs.append(session.run_tool(tc, read_file))
+    # the model asks for a pruned result back: the session answers restore_context itself
+    pruned = next(seg["handle"] for seg in session.segments() if seg["state"] == "pruned")
+    server.script(Reply.tool_call("restore_context", {"handle": pruned}, call_id="call_restore",
+                                  content="Let me look at the policy module again."))
+    out = session.completion(model=model, messages=msgs, tools=[READ_TOOL, session.restore_tool], api_base=server.base_url,
+                             api_key="sk-test", max_retries=0)
+    msg = out.choices[0].message
+    msgs.append(msg.model_dump(exclude_none=True))
+    for tc in msg.tool_calls or ():
+        msgs.append(session.run_tool(tc, read_file))
     server.script(Reply.text(
         "`observation-masking` keeps only the last 10 results; `anthropic-clear-tool-uses` clears the most once past "
         "100k tokens. Placeholders are built in contextkit/surgery.py (placeholder_text).",

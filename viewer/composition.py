@@ -25,9 +25,10 @@ _FIXED = {
 _TOOL_PALETTE = ["#10b981", "#14b8a6", "#22c55e", "#84cc16", "#06b6d4", "#059669", "#65a30d", "#0d9488"]
 
 
-def category(kind: str | None, tool_name: str | None, state: str | None) -> str:
-    """The category of a manifest row's sent tokens (reasoning is split off separately)."""
-    if state == "pruned":
+def category(kind: str | None, tool_name: str | None, state: str | None, edited: bool = False) -> str:
+    """The category of a manifest row's sent tokens (reasoning is split off separately). A restored
+    result still goes as its placeholder (the original reached the model through the restore tool)."""
+    if state == "pruned" or (state == "restored" and edited):
         return PLACEHOLDERS
     if kind in ("system", "developer"):
         return SYSTEM
@@ -46,13 +47,13 @@ def reasoning_sent(row: Mapping) -> int:
 
 
 def split(rows: Iterable[Mapping]) -> dict[str, int]:
-    """Sent tokens by category for manifest rows (`kind`, `tool_name`, `state`, `sent_tokens`,
-    `reasoning_tokens`, `reason`), plus PRUNED_AWAY: what the placeholders replaced."""
+    """Sent tokens by category for manifest rows (`kind`, `tool_name`, `state`, `edited`,
+    `sent_tokens`, `reasoning_tokens`, `reason`), plus PRUNED_AWAY: what the placeholders replaced."""
     out: dict[str, int] = {}
     for r in rows:
         sent = int(r.get("sent_tokens") or 0)
         think = reasoning_sent(r)
-        cat = category(r.get("kind"), r.get("tool_name"), r.get("state"))
+        cat = category(r.get("kind"), r.get("tool_name"), r.get("state"), bool(r.get("edited")))
         out[cat] = out.get(cat, 0) + sent - think
         if think:
             out[REASONING] = out.get(REASONING, 0) + think

@@ -208,7 +208,8 @@ def steps(path: str, run_id: str, version: tuple) -> pd.DataFrame:
 
 
 _COMPOSITION_SQL = """
-SELECT step, kind, tool_name, state, (coalesce(reason, '') LIKE 'reasoning cleared%') AS cleared,
+SELECT step, kind, tool_name, state, coalesce(edited, false) AS edited,
+       (coalesce(reason, '') LIKE 'reasoning cleared%') AS cleared,
        sum(tokens) AS tokens, sum(sent_tokens) AS sent_tokens, sum(reasoning_tokens) AS reasoning_tokens
 FROM step_segments WHERE run_id = ? GROUP BY ALL ORDER BY step
 """

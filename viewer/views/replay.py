@@ -21,9 +21,10 @@ def _move(key: str, options: list[int], delta: int) -> None:
 
 
 def scrubber(run_id: str, options: list[int]) -> int:
-    key = f"step_{run_id}"
-    if st.session_state.get(key) not in options:
-        st.session_state[key] = options[-1]
+    key, last = f"step_{run_id}", f"last_step_{run_id}"
+    if st.session_state.get(key) not in options or st.session_state.get(key) == st.session_state.get(last):
+        st.session_state[key] = options[-1]  # new, or following the latest step of a run being written
+    st.session_state[last] = options[-1]
     c1, c2, c3 = st.columns([1, 1, 22], vertical_alignment="bottom")
     c1.button("", icon=":material/chevron_left:", key="prev_step", on_click=_move, args=(key, options, -1), help="previous step")
     c2.button("", icon=":material/chevron_right:", key="next_step", on_click=_move, args=(key, options, 1), help="next step")
