@@ -65,6 +65,12 @@ class DuckDBSpanExporter(SpanExporter):
     """Spans -> the trace store at `path` (directory made 0700, file 0600)."""
 
     def __init__(self, path: str, *, lock_timeout_s: float = 10.0):
+        # Import the heavy modules here, on the thread that configures tracing, never first on the
+        # export worker: a module initialised on two threads at once (numpy under pyarrow) can be
+        # seen half-initialised by the agent's own imports.
+        import duckdb  # noqa: F401
+        import pyarrow  # noqa: F401
+
         self.path = path
         self.lock_timeout_s = lock_timeout_s
         self._ready = False
