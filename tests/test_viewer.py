@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from contextkit.evaluation import trajectories_from_store  # noqa: F401  (imported early: litellm loads once)
 from tracing.store import TraceStore
 from viewer import composition as comp
 from viewer import ui

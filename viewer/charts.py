@@ -11,6 +11,7 @@ import pandas as pd
 
 from . import composition as comp
 
+BARS_UP_TO = 80  # runs with at most this many steps get a bar per step; longer ones an area
 RAW_COLOR = "#94a3b8"
 SENT_COLOR = "#4f46e5"
 COST_COLOR = "#0ea5e9"
@@ -82,15 +83,19 @@ def legend(parts: Mapping[str, int]) -> str:
 
 def composition_area(df: pd.DataFrame, steps: pd.DataFrame, current: int | None, limit: int | None = None,
                      height: int = 280, y_max: int | None = None) -> alt.LayerChart:
-    """Stacked areas: what was sent at every step by category; dashed: what the agent would have
-    sent without contextkit."""
+    """What was sent at every step by category (a bar per step for short runs, stacked areas for
+    long ones); dashed: what the agent would have sent without contextkit."""
     sent = df[df["category"] != comp.PRUNED_AWAY]
     cats = comp.order(sent["category"].unique())
-    area = alt.Chart(sent).mark_area(interpolate="step-after", opacity=0.9).encode(
-        x=alt.X("step:Q", title="step", axis=alt.Axis(tickMinStep=1, format="d"),
-                scale=alt.Scale(domain=[int(sent["step"].min()), int(sent["step"].max())], nice=False) if len(sent) else alt.Undefined),
-        y=alt.Y("sum(tokens):Q", stack="zero", title="tokens", axis=alt.Axis(format="~s"),
-                scale=alt.Scale(domain=[0, y_max]) if y_max else alt.Undefined),
+    few = sent["step"].nunique() <= BARS_UP_TO
+    kind = "O" if few else "Q"
+    axis = alt.Axis(labelAngle=0, labelOverlap=True) if few else alt.Axis(tickMinStep=1, format="d")
+    x = alt.X(f"step:{kind}", title="step", axis=axis)
+    y = alt.Y("sum(tokens):Q", stack="zero", title="tokens", axis=alt.Axis(format="~s"),
+              scale=alt.Scale(domain=[0, y_max]) if y_max else alt.Undefined)
+    base = alt.Chart(sent).mark_bar(opacity=0.92) if few else alt.Chart(sent).mark_area(opacity=0.9)
+    area = base.encode(
+        x=x, y=y,
         color=alt.Color("category:N", scale=_scale(cats), sort=cats, legend=alt.Legend(orient="bottom", title=None, columns=6)),
         order=alt.Order("rank:Q"),
         tooltip=["step:Q", "category:N", alt.Tooltip("sum(tokens):Q", format=",", title="tokens")],
@@ -98,13 +103,15 @@ def composition_area(df: pd.DataFrame, steps: pd.DataFrame, current: int | None,
     layers: list = [area]
     if not steps.empty:
         raw = steps[["step", "tokens_before"]].dropna()
-        layers.append(alt.Chart(raw).mark_line(interpolate="step-after", color=RAW_COLOR, strokeDash=[6, 4], strokeWidth=2)
-                      .encode(x="step:Q", y="tokens_before:Q",
+        layers.append(alt.Chart(raw).mark_line(color=RAW_COLOR, strokeDash=[6, 4], strokeWidth=2, point=few)
+                      .encode(x=alt.X(f"step:{kind}"), y="tokens_before:Q",
                               tooltip=["step:Q", alt.Tooltip("tokens_before:Q", format=",", title="without contextkit")]))
         top = raw["tokens_before"].max() if not raw.empty else 0
         if limit and top and limit < 1.6 * top:
             layers.append(alt.Chart(pd.DataFrame({"y": [limit]})).mark_rule(color=LIMIT_COLOR, strokeWidth=1.5).encode(y="y:Q"))
-    layers += _current(current)
+    if current is not None:
+        layers.append(alt.Chart(pd.DataFrame({"step": [current]})).mark_rule(color=CURRENT_COLOR, strokeDash=[4, 3], strokeWidth=1.5)
+                      .encode(x=alt.X(f"step:{kind}"), tooltip=[alt.Tooltip("step:Q", title="this step")]))
     return alt.layer(*layers).properties(height=height)
 
 
@@ -116,12 +123,12 @@ def _rank_expr(cats: list[str]) -> str:
 def raw_vs_sent(steps: pd.DataFrame, current: int | None, height: int = 280) -> alt.LayerChart:
     """Context size per step: without contextkit vs as sent; the band between is what pruning saved."""
     df = steps[["step", "tokens_before", "tokens_after"]].dropna()
-    band = alt.Chart(df).mark_area(interpolate="step-after", color="#c7d2fe", opacity=0.6).encode(
+    band = alt.Chart(df).mark_area(color="#c7d2fe", opacity=0.6).encode(
         x=alt.X("step:Q", axis=alt.Axis(tickMinStep=1, format="d")), y=alt.Y("tokens_after:Q", title="tokens", axis=alt.Axis(format="~s")),
         y2="tokens_before:Q")
     long = df.melt("step", var_name="series", value_name="tokens").replace(
         {"series": {"tokens_before": "without contextkit", "tokens_after": "sent"}})
-    lines = alt.Chart(long).mark_line(interpolate="step-after", strokeWidth=2).encode(
+    lines = alt.Chart(long).mark_line(strokeWidth=2, point=len(df) <= BARS_UP_TO).encode(
         x="step:Q", y="tokens:Q",
         color=alt.Color("series:N", scale=alt.Scale(domain=["without contextkit", "sent"], range=[RAW_COLOR, SENT_COLOR]),
                         legend=alt.Legend(orient="bottom", title=None)),
@@ -146,7 +153,7 @@ def by_run(df: pd.DataFrame, value: str, title: str, fmt: str = "~s", current: i
            height: int = 260) -> alt.LayerChart:
     """One line per run (column `run`) of `value` per step: the compare page's side-by-side."""
     runs = list(dict.fromkeys(df["run"]))
-    line = alt.Chart(df).mark_line(interpolate="step-after", strokeWidth=2.2).encode(
+    line = alt.Chart(df).mark_line(strokeWidth=2.2).encode(
         x=alt.X("step:Q", axis=alt.Axis(tickMinStep=1, format="d")),
         y=alt.Y(f"{value}:Q", title=title, axis=alt.Axis(format=fmt)),
         color=alt.Color("run:N", scale=alt.Scale(domain=runs, range=PALETTE[: len(runs)]), legend=alt.Legend(orient="bottom", title=None)),

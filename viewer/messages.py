@@ -130,11 +130,12 @@ def message_card(row: dict, seg: dict | None, step: int) -> None:
 
 def model_output(row: dict) -> None:
     """What the model returned at this step: reasoning, answer, tool calls (or the error)."""
-    out = row.get("output") or {}
-    if row.get("error"):
-        st.error(f"The call failed: {row['error']}", icon=":material/error:")
+    out = row.get("output") if isinstance(row.get("output"), dict) else {}
+    error = row.get("error") if isinstance(row.get("error"), str) else None  # pandas turns missing values into NaN
+    if error:
+        st.error(f"The call failed: {error}", icon=":material/error:")
     if not out:
-        if not row.get("error"):
+        if not error:
             st.caption("No model call was recorded at this step (only `prepare`).")
         return
     think = reasoning_of(out)

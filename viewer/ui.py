@@ -169,7 +169,9 @@ def run_summary(run: pd.Series) -> None:
         f"**{duration(run['duration_s'])}**",
     ]
     if run["guard_events"]:
-        bits.append(f":orange[**{int(run['guard_events'])}** guard events]")
+        n = int(run["guard_events"])
+        bits.append(f":orange[**{n}** guard event{'s' if n != 1 else ''}]")
     if run["errors"]:
-        bits.append(f":red[**{int(run['errors'])}** failed calls]")
+        n = int(run["errors"])
+        bits.append(f":red[**{n}** failed call{'s' if n != 1 else ''}]")
     st.markdown(" · ".join(bits))
