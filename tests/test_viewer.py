@@ -34,6 +34,13 @@ def assert_clean(at: AppTest) -> None:
     assert not [e.value for e in at.error if "Could not show" in e.value]
 
 
+def same(shown, stored) -> bool:
+    """Equal figures; a missing one (None in the store, NaN in a table) only matches a missing one."""
+    if stored is None or shown is None or shown != shown:
+        return (stored is None) and (shown is None or shown != shown)
+    return shown == pytest.approx(stored)
+
+
 def texts(at: AppTest) -> str:
     return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption] + [c.value for c in at.code])
 
@@ -53,9 +60,8 @@ def test_runs_page_lists_every_run_with_cost_savings_and_guard_events(monkeypatc
     assert set(table["run_id"]) == set(runs) == set(viewer_store.ids.values())
     for row in table.to_dict("records"):
         r = runs[row["run_id"]]
-        assert row["steps"] == r["steps"] and row["input_tokens"] == r["input_tokens"]
-        assert row["cost_usd"] == pytest.approx(r["cost_usd"]) and row["tokens_saved"] == r["tokens_saved"]
-        assert row["saved_usd"] == pytest.approx(r["saved_usd"])
+        for k in ("steps", "input_tokens", "output_tokens", "cost_usd", "tokens_saved", "saved_usd"):
+            assert same(row[k], r[k]), (k, row[k], r[k])
         assert row["status"] == [{"ok": "ok", "error": "error", "open": "running"}[r["status"]]]
         assert len(row["context"]) == r["steps"]  # the sparkline: tokens sent per step
     by_role = {role: table[table["run_id"] == rid].iloc[0] for role, rid in viewer_store.ids.items()}
@@ -63,7 +69,7 @@ def test_runs_page_lists_every_run_with_cost_savings_and_guard_events(monkeypatc
     assert by_role["none"]["tokens_saved"] == 0 < by_role["default"]["tokens_saved"]
     assert by_role["open"]["status"] == ["running"] and by_role["default"]["duration_s"] > 0
     tiles = {m.label: m.value for m in at.metric}
-    assert tiles["Runs"] == "5" and tiles["Steps"] == f"{sum(r['steps'] for r in runs.values()):,}"
+    assert tiles["Runs"] == "6" and tiles["Steps"] == f"{sum(r['steps'] for r in runs.values()):,}"
     assert tiles["Cost"] == ui.usd(sum(r["cost_usd"] for r in runs.values()))
 
 
@@ -83,7 +89,7 @@ def test_runs_page_searches_filters_and_sorts(monkeypatch, viewer_store):
     costs = list(at.dataframe[0].value["cost_usd"])
     assert costs == sorted(costs, reverse=True) and at.dataframe[0].value.iloc[0]["run_id"] == ids["masking"]
     at.text_input(key="runs_search").input("no such run").run()
-    assert at.dataframe[0].value.empty and "0 of 5 runs" in texts(at)
+    assert at.dataframe[0].value.empty and "0 of 6 runs" in texts(at)
     assert_clean(at)
 
 
@@ -216,3 +222,17 @@ def test_composition_splits_reasoning_and_draws_the_limit_when_it_is_near():
     assert "limit" not in ch.composition_bar(parts, 1_000_000).to_json()  # far away: the page shows a gauge
     folded = comp.fold_tools({f"tool: t{k}": 100 - k for k in range(9)}, keep=6)
     assert sorted(set(folded.values())) == sorted([f"tool: t{k}" for k in range(6)] + [comp.OTHER_TOOLS])
+
+
+def test_replay_of_an_agent_that_only_reports_its_model_calls(monkeypatch, viewer_store):
+    rid = viewer_store.ids["own_client"]
+    at = open_app(monkeypatch, viewer_store.path, "views/replay.py", run_id=rid)
+    assert any("No context was recorded at this step" in i.value for i in at.info)
+    steps = TraceStore(viewer_store.path).steps(rid)
+    tiles = {m.label: m.value for m in at.metric}
+    assert tiles["Context sent"] == "–" and tiles["Step cost"] == ui.usd(steps[-1]["cost_usd"])
+    assert tiles["Cumulative cost"] == ui.usd(sum(s["cost_usd"] for s in steps))
+    at.switch_page("views/whatif.py").run()
+    at.button(key="whatif_go").click().run()
+    assert_clean(at)
+    assert any("Nothing to replay" in i.value for i in at.info)

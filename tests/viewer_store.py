@@ -3,7 +3,8 @@
 Every run goes through `Session.completion` -> litellm -> a local OpenAI-compatible server
 (tests/openai_server.py) that answers with the recorded model turns of a shared trajectory, so
 the store holds what a real agent leaves: pruned requests, provider usage, litellm's prices,
-tool executions, reasoning, guard events, a failed call, and one run still open.
+tool executions, reasoning, guard events, a failed call, a restored result, an agent that only
+reports its model calls (no context manifest), and one run still open.
 
     python tests/viewer_store.py OUT.duckdb        # prints {"role": run_id, ...} as JSON
 
@@ -149,6 +150,23 @@ def reasoning_agent(server) -> str:
     return session.id
 
 
+def own_client_agent() -> str:
+    """An agent that calls its model with its own client and only reports the calls
+    (`record_step`, no `prepare`): steps with usage and cost but no context manifest."""
+    import time
+
+    from contextkit import Session, StepRecord
+
+    session = Session("default", model="gpt-4o-mini", name="own-client")
+    for k in range(1, 4):
+        t0 = time.time()
+        session.record_step(StepRecord(step=k, model="gpt-4o-mini", started_at=t0, latency_ms=420.0 + k, provider="openai",
+                                       input_tokens=1200 * k, output_tokens=80, cost_usd=0.00018 * k + 0.000048,
+                                       response_message={"role": "assistant", "content": f"answer {k}"}, finish_reason="stop"))
+    session.close()
+    return session.id
+
+
 def build(path: str | os.PathLike, trajectories_dir: Path = TRAJECTORIES) -> dict[str, str]:
     """Write the runs into a store at `path`; returns {role: run_id}. The open run stays open only if
     the process then leaves without running its exit hooks (see main)."""
@@ -162,6 +180,7 @@ def build(path: str | os.PathLike, trajectories_dir: Path = TRAJECTORIES) -> dic
             traj = json.loads((trajectories_dir / fname).read_text(encoding="utf-8"))
             ids[role] = replay_trajectory(server, traj, policy, limit=limit)
         ids["reasoning"] = reasoning_agent(server)
+        ids["own_client"] = own_client_agent()
         role, fname, policy, limit = OPEN_RUN
         traj = json.loads((trajectories_dir / fname).read_text(encoding="utf-8"))
         ids[role] = replay_trajectory(server, traj, policy, limit=limit, close=False)

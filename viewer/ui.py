@@ -75,6 +75,12 @@ def duration(seconds) -> str:
     return f"{m} min {s:02d} s" if m < 60 else f"{m // 60} h {m % 60:02d} min"
 
 
+def largest(values: pd.Series) -> int:
+    """The largest value of a column that may hold missing values (0 if none)."""
+    top = values.max()
+    return int(top) if pd.notna(top) else 0
+
+
 def pct(x) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.0%}"
 

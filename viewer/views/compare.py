@@ -83,7 +83,7 @@ def compare_page() -> None:
         common = sorted(set(sa["step"].astype(int)) | set(sb["step"].astype(int)))
         step = st.select_slider("Step", options=common, value=common[-1] if len(common) > 1 else common[0],
                                 key=f"compare_step_{a['run_id']}_{b['run_id']}") if len(common) > 1 else common[0]
-        top = int(max(sa["tokens_before"].max() or 0, sb["tokens_before"].max() or 0))
+        top = max(ui.largest(sa["tokens_before"]), ui.largest(sb["tokens_before"]))
         ca, cb = st.columns(2, gap="large")
         for col, run, steps, version, label in ((ca, a, sa, va, la), (cb, b, sb, vb, lb)):
             with col:

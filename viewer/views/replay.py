@@ -37,10 +37,12 @@ def scrubber(run_id: str, options: list[int]) -> int:
 def step_tiles(row: pd.Series, prev: pd.Series | None) -> None:
     cols = st.columns(6)
     after, before = row["tokens_after"], row["tokens_before"]
-    delta = None if prev is None or pd.isna(prev["tokens_after"]) or pd.isna(after) else int(after - prev["tokens_after"])
+    if pd.isna(row["n_segments"]):  # no prepare at this step: contextkit never saw the request
+        after = before = None
+    delta = None if prev is None or after is None or pd.isna(prev["tokens_after"]) else int(after - prev["tokens_after"])
     cols[0].metric("Context sent", ui.tokens(after), delta=f"{delta:+,}" if delta else None, delta_color="off",
                    help="tokens in the request as sent (contextkit's count)", border=True, height=112)
-    saved = (before - after) / before if before and not pd.isna(before) and before > 0 else None
+    saved = (before - after) / before if before is not None and not pd.isna(before) and before > 0 else None
     cols[1].metric("Without contextkit", ui.tokens(before), delta=f"-{saved:.0%}" if saved else None, delta_color="inverse",
                    help="what the agent would have sent", border=True, height=112)
     cols[2].metric("Step cost", ui.usd(row["cost_usd"]), help=row["cost_note"] or None, border=True, height=112)
@@ -58,7 +60,9 @@ def _line(s: dict, extra: str = "") -> str:
 def changes(view: data.StepView, row: pd.Series) -> None:
     """What changed since the previous step, as short lists."""
     d = data.diff(view)
-    if view.step == 1 or not view.previous:
+    if not view.segments:
+        st.caption("No manifest at this step.")
+    elif view.step == 1 or not view.previous:
         st.markdown(f":blue[:material/add_circle:] **{len(view.segments)} messages** in the first request")
     else:
         groups = [
@@ -117,6 +121,26 @@ def message_list(view: data.StepView, run_id: str) -> None:
         messages.message_card(r, segs.get(r["handle"]), view.step)
 
 
+def context_window(view: data.StepView, steps: pd.DataFrame, row: pd.Series, run: pd.Series, limit: int | None) -> None:
+    """The composition bar of this step's request against the model's context limit."""
+    if not view.segments:
+        st.info("No context was recorded at this step: the agent reported its model call (`record_step`) "
+                "without sending the request through `Session.prepare`, so only usage and cost are known.",
+                icon=":material/visibility_off:")
+        return
+    parts = comp.split(view.segments)
+    sent = sum(n for c, n in parts.items() if c != comp.PRUNED_AWAY)
+    st.caption(f"**{sent:,}** tokens sent · **{parts.get(comp.PRUNED_AWAY, 0):,}** pruned away (pale) · "
+               "scale: the run's largest request")
+    st.altair_chart(charts.composition_bar(parts, limit, domain_max=ui.largest(steps["tokens_before"])), width="stretch")
+    st.html(charts.legend(parts))
+    model = row["model"] if isinstance(row["model"], str) else run["model"]
+    if limit:
+        st.progress(min(1.0, sent / limit), text=f"{sent / limit:.1%} of {model or 'the model'}'s {limit:,}-token context window")
+    else:
+        st.caption(f"Context limit unknown: litellm has no entry for `{model}`.")
+
+
 def across_steps(comp_df: pd.DataFrame, steps: pd.DataFrame, step: int, limit: int | None) -> None:
     t1, t2, t3 = st.tabs(["Context window", "Raw vs sent", "Cost"])
     with t1:
@@ -155,7 +179,7 @@ def show_run(state: data.StoreState, run: pd.Series) -> None:
                f" · run `{run['run_id']}`")
     if run["status"] == "open":
         st.info(f"**Still being written** (or its process died): {len(steps)} steps so far. "
-                + ("New steps appear as they arrive." if ui.live() else "Turn on *Live refresh* in the sidebar to follow it."),
+                + ("New steps appear as they arrive." if ui.live() else "Turn on *Live* (top right) to follow it."),
                 icon=":material/pending:")
     if steps.empty:
         st.caption("No step recorded yet.")
@@ -170,26 +194,14 @@ def show_run(state: data.StoreState, run: pd.Series) -> None:
 
     view = data.step_view(state.path, run["run_id"], step, version)
     limit = data.context_limit(row["model"] if isinstance(row["model"], str) else run["model"])
-    parts = comp.split(view.segments)
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.markdown(f"#### Context window at step {step}")
-        sent = sum(n for c, n in parts.items() if c != comp.PRUNED_AWAY)
-        st.caption(f"**{sent:,}** tokens sent · **{parts.get(comp.PRUNED_AWAY, 0):,}** pruned away (pale) · "
-                   "scale: the run's largest request")
-        top = int(steps["tokens_before"].max() or 0)
-        st.altair_chart(charts.composition_bar(parts, limit, domain_max=top), width="stretch")
-        st.html(charts.legend(parts))
-        if limit:
-            st.progress(min(1.0, sent / limit), text=f"{sent / limit:.1%} of {run['model'] or 'the model'}'s "
-                        f"{limit:,}-token context window")
-        else:
-            st.caption(f"Context limit unknown: litellm has no entry for `{row['model'] or run['model']}`.")
+        context_window(view, steps, row, run, limit)
     with right:
         st.markdown(f"#### What changed{' since step ' + str(options[k - 1]) if k else ''}")
         changes(view, row)
-    comp_df = data.composition(state.path, run["run_id"], version)
-    across_steps(comp_df, steps, step, limit)
+    across_steps(data.composition(state.path, run["run_id"], version), steps, step, limit)
 
     msgs, out = st.columns([3, 2], gap="large")
     with msgs:

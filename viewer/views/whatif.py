@@ -107,6 +107,11 @@ def whatif_page() -> None:
 
 def show(res: dict, run: pd.Series, rec: dict | None) -> None:
     totals, steps = res["totals"], res["steps"]
+    if not res["calls"]:
+        st.info("**Nothing to replay.** This run has no recorded request: its agent reported model calls without "
+                "sending them through `Session.prepare`, so there is no conversation to put through a policy.",
+                icon=":material/info:")
+        return
     st.caption(f"Replayed {res['calls']} model calls under {len(totals)} policies in {res['seconds']:.2f} s.")
     table = totals[["policy", "input_tokens", "saved", "cache_cost_vs_raw", "retention", "invalid_requests", "pruned"]].copy()
     table["saved"] *= 100
