@@ -164,14 +164,16 @@ def by_run(df: pd.DataFrame, value: str, title: str, fmt: str = "~s", current: i
 def tradeoff(df: pd.DataFrame, height: int = 300) -> alt.LayerChart:
     """Tokens saved vs evidence retained, one point per policy (top right is best)."""
     df = df.assign(_key=(df["saved"].round(3).astype(str) + "/" + df["retention"].round(3).astype(str)))
-    df = df.assign(offset=df.groupby("_key").cumcount() * 14)
-    base = alt.Chart(df.drop(columns="_key"))
+    df = df.assign(group=df.groupby("_key").cumcount()).drop(columns="_key")
+    base = alt.Chart(df)
     pts = base.mark_circle(size=180, opacity=0.9).encode(
-        x=alt.X("saved:Q", title="tokens saved", axis=alt.Axis(format="%"), scale=alt.Scale(zero=True)),
+        x=alt.X("saved:Q", title="tokens saved", axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[min(0.0, float(df["saved"].min())), min(1.0, float(df["saved"].max()) + 0.3)])),
         y=alt.Y("retention:Q", title="evidence retained", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1.05])),
         color=alt.Color("policy:N", scale=alt.Scale(range=PALETTE), legend=None),
         tooltip=["policy:N", alt.Tooltip("saved:Q", format=".1%"), alt.Tooltip("retention:Q", format=".1%"),
                  alt.Tooltip("cache_cost_vs_raw:Q", format=".2f", title="cost vs raw (cached)")])
-    text = base.mark_text(align="left", dx=10, fontSize=12).encode(
-        x="saved:Q", y="retention:Q", yOffset=alt.YOffset("offset:Q", scale=None), text="policy:N")
-    return alt.layer(pts, text).properties(height=height)
+    # policies on the same point get their labels stacked, one line each
+    text = [alt.Chart(df[df["group"] == g]).mark_text(align="left", dx=10, dy=14 * g, fontSize=12)
+            .encode(x="saved:Q", y="retention:Q", text="policy:N") for g in sorted(df["group"].unique())]
+    return alt.layer(pts, *text).properties(height=height)

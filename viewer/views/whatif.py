@@ -125,7 +125,7 @@ def show(res: dict, run: pd.Series, rec: dict | None) -> None:
         b = best.iloc[0]
         st.success(f"**{b['policy']}** would have saved **{b['saved']:.0%}** of input tokens with **{b['retention']:.0%}** "
                    f"of later-used evidence kept; what happened saved {rec['saved']:.0%}.", icon=":material/insights:")
-    left, right = st.columns([2, 1], gap="large")
+    left, right = st.columns([5, 2], gap="large")
     with left:
         st.dataframe(table, hide_index=True, width="stretch", column_config={
             "policy": "Policy",
