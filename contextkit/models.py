@@ -10,8 +10,9 @@ from . import _offline  # noqa: F401
 @lru_cache(maxsize=256)
 def context_window(model: str) -> int | None:
     """The model's max input tokens from litellm's model info, or None if litellm does not know it."""
-    import litellm  # 3-4 s to import: only when a policy needs the window
+    import litellm  # 3-4 s to import: only when a policy or the viewer needs the window
 
+    litellm.suppress_debug_info = True  # else an unknown model prints litellm's provider list to stdout
     try:
         info = litellm.get_model_info(model)
     except Exception:
