@@ -39,6 +39,7 @@ def long_conversation(min_messages: int = 1500, min_tokens: int = 300_000) -> li
     first = json.loads(files[0].read_text())["messages"]
     msgs = [dict(m) for m in first[:2]]
     tokens = sum(count(m["content"]) for m in msgs)
+    # counted as litellm.token_counter counts: text and tool-call arguments
     for k, f in enumerate(files):
         for m in json.loads(f.read_text())["messages"][2:]:
             m = dict(m)
@@ -51,7 +52,7 @@ def long_conversation(min_messages: int = 1500, min_tokens: int = 300_000) -> li
             if m.get("tool_call_id"):
                 m["tool_call_id"] = f"t{k}_{m['tool_call_id']}"
             msgs.append(m)
-            tokens += count(m.get("content") or "")
+            tokens += count(m.get("content") or "") + sum(count(tc["function"]["arguments"]) for tc in m.get("tool_calls") or ())
         if len(msgs) >= min_messages and tokens >= min_tokens and msgs[-1]["role"] == "tool":
             break
     return msgs
@@ -113,9 +114,10 @@ def main() -> None:
     msgs = long_conversation()
     from contextkit.tokens import TokenCounter
 
-    count = TokenCounter("gpt-4o").count
-    total_tokens = sum(count(m.get("content") or "") for m in msgs)
-    print(f"conversation: {len(msgs)} messages, {total_tokens:,} tokens (o200k), {text_bytes(msgs):,} bytes of text")
+    import litellm
+
+    total_tokens = litellm.token_counter(model="gpt-4o", messages=msgs)
+    print(f"conversation: {len(msgs)} messages, {total_tokens:,} tokens (litellm.token_counter), {text_bytes(msgs):,} bytes of text")
 
     times, recount = replay_times(msgs, a.policy, recount_every=200 // a.samples, recount_last=200)
     two = [t for added, t in times if added == 2]

@@ -19,6 +19,7 @@ from .signals import CallFacts, call_facts, is_error, ordered_terms, terms
 from .tokens import MESSAGE_OVERHEAD, TokenCounter
 
 KEPT, PRUNED, PINNED, RESTORED = "kept", "pruned", "pinned", "restored"
+_RECENT_TERMS = 16  # tool results whose terms stay cached (see Ledger.terms_of)
 
 
 @dataclass(eq=False, slots=True)
@@ -50,6 +51,7 @@ class Segment:
     tool_ordinal: int = field(default=0, repr=False)  # results of the same tool before it
     call_handle: str | None = field(default=None, repr=False)  # the assistant turn that made the call
     sent_message: dict | None = field(default=None, repr=False)  # the replacement, once pruned
+    original: dict = field(default_factory=dict, repr=False)  # the message as first seen (a private copy)
 
     def age(self, step: int) -> int:
         """Steps since the segment last mattered: its arrival or a later turn's use of it."""
@@ -93,8 +95,7 @@ class Ledger:
         self.segments: list[Segment] = []
         self._snap: list[dict] = []  # private copies of the messages as last seen
         self._pairing = msgs.PairingState()
-        self._by_handle: dict[str, Segment] = {}
-        self._originals: dict[str, dict] = {}  # handle -> the message as first seen
+        self._all: list[Segment] = []  # every segment ever seen; handle ctx{n} is _all[n - 1]
         self._calls: dict[str, _Call] = {}
         self._term_index: dict[str, object] = {}  # term -> Segment or list of Segments (tool results)
         self._protected_terms: set[str] = set()
@@ -108,7 +109,7 @@ class Ledger:
         self._serial = 0
         self._tool_count: dict[str, int] = {}
         self._detached: dict[tuple, list[Segment]] = {}
-        self._terms_memo: tuple[Segment | None, list[str]] = (None, [])
+        self._recent_terms: dict[str, list[str]] = {}  # handle -> ordered terms, newest results only
         self._task_seen = False  # the first user message (the task) has been read
         self.open: list[Segment] = []  # tool results still kept, in order: what a policy may prune
         self.n_assistant = 0
@@ -122,10 +123,14 @@ class Ledger:
     # ------------------------------------------------------------------ lookups
 
     def get(self, handle: str) -> Segment | None:
-        return self._by_handle.get(handle)
+        if not isinstance(handle, str) or not handle.startswith("ctx") or not handle[3:].isdigit():
+            return None
+        n = int(handle[3:])
+        return self._all[n - 1] if 0 < n <= len(self._all) else None
 
     def original(self, handle: str) -> dict | None:
-        return self._originals.get(handle)
+        seg = self.get(handle)
+        return seg.original if seg is not None else None
 
     def __iter__(self):
         return iter(self.segments)
@@ -172,7 +177,7 @@ class Ledger:
         self._detached = {}
         for seg in self.segments[start:]:
             seg.index = -1
-            self._detached.setdefault(_identity(self._originals[seg.handle]), []).append(seg)
+            self._detached.setdefault(_identity(seg.original), []).append(seg)
             if seg.sent_message is not None:
                 self._detached.setdefault(_identity(seg.sent_message), []).append(seg)
         del self.segments[start:]
@@ -265,9 +270,9 @@ class Ledger:
             sent_tokens=tokens,
             turn=self.n_assistant,
             ordinal=self.n_tool,
+            original=m,
         )
-        self._by_handle[handle] = seg
-        self._originals[handle] = m
+        self._all.append(seg)
         if role == "assistant":
             self.n_assistant += 1
             said = terms(text + "\n" + calls_text + "\n" + reasoning)
@@ -315,7 +320,9 @@ class Ledger:
         if call is not None:
             seg.args_text = call.raw_args
             seg.call_handle = call.assistant.handle
-        for t in terms(text) - self._protected_terms:
+        ordered = ordered_terms(text)
+        self._remember_terms(seg.handle, ordered)
+        for t in set(ordered) - self._protected_terms:
             prev = self._term_index.get(t)
             if prev is None:
                 self._term_index[t] = seg
@@ -327,12 +334,19 @@ class Ledger:
             self._supersede(seg, call, step)
 
     def terms_of(self, seg: Segment) -> list[str]:
-        """The ordered terms of a segment's original text (the last one asked for is remembered:
-        pruning asks twice, for the placeholder and to leave the use index)."""
-        if self._terms_memo[0] is not seg:
-            text = msgs.content_text(self._originals[seg.handle].get("content"))
-            self._terms_memo = (seg, ordered_terms(text))
-        return self._terms_memo[1]
+        """The ordered terms of a segment's original text. The newest tool results' terms are kept
+        from when they arrived: most results are pruned within a step or two, and pruning asks for
+        them twice (the placeholder, and leaving the use index)."""
+        cached = self._recent_terms.get(seg.handle)
+        if cached is None:
+            cached = ordered_terms(msgs.content_text(seg.original.get("content")))
+            self._remember_terms(seg.handle, cached)
+        return cached
+
+    def _remember_terms(self, handle: str, ordered: list[str]) -> None:
+        self._recent_terms[handle] = ordered
+        if len(self._recent_terms) > _RECENT_TERMS:
+            del self._recent_terms[next(iter(self._recent_terms))]
 
     def forget_terms(self, seg: Segment) -> None:
         """Drop a pruned segment from the use index: its use no longer decides anything."""
