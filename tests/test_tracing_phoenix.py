@@ -2,8 +2,8 @@
 its REST API shows it as one trace with AGENT / LLM / TOOL spans. Slow tier (~20 s to start).
 
 Phoenix lives in its own virtualenv so its pins never touch ours (.ci/run installs it into
-/tmp/phoenix-venv and sets CONTEXTKIT_PHOENIX_BIN). Without it this test fails, unless
-CONTEXTKIT_PHOENIX=unavailable says to skip it.
+/tmp/phoenix-venv and sets CONTEXTKIT_PHOENIX_BIN). Without it the test is skipped, except in CI
+(CONTEXTKIT_REQUIRE_EXTERNAL=1), where it fails.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pytest
 import tracing
 from contextkit import Session
 
-from helpers import conversation
+from helpers import conversation, missing_external
 from tracing_agent import replay
 
 pytestmark = pytest.mark.slow
@@ -33,11 +33,8 @@ def phoenix_bin() -> str:
     for cand in (os.environ.get("CONTEXTKIT_PHOENIX_BIN"), shutil.which("phoenix"), "/tmp/phoenix-venv/bin/phoenix"):
         if cand and Path(cand).exists():
             return cand
-    if os.environ.get("CONTEXTKIT_PHOENIX", "").lower() == "unavailable":
-        pytest.skip("CONTEXTKIT_PHOENIX=unavailable")
-    pytest.fail("arize-phoenix not found: install it in its own venv as .ci/run does "
-                "(python -m venv /tmp/phoenix-venv && /tmp/phoenix-venv/bin/pip install arize-phoenix), "
-                "point CONTEXTKIT_PHOENIX_BIN at its `phoenix`, or set CONTEXTKIT_PHOENIX=unavailable to skip")
+    missing_external("arize-phoenix", "install it in its own venv as .ci/run does (python -m venv /tmp/phoenix-venv && "
+                     "/tmp/phoenix-venv/bin/pip install arize-phoenix) or point CONTEXTKIT_PHOENIX_BIN at its `phoenix`")
 
 
 def free_port() -> int:

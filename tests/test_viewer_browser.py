@@ -3,8 +3,8 @@ Chromium driven by Playwright. It picks a run, moves the step scrubber, finds th
 composition chart and a pruned message's placeholder that expands to the original, and writes the
 screenshot the README shows (docs/img/viewer.png).
 
-CI installs chromium (.ci/run). The test is skipped only when /usr/bin/chromium is missing AND
-CONTEXTKIT_SKIP_BROWSER=1 says that is expected; a missing browser otherwise fails it.
+CI installs chromium (.ci/run). Without /usr/bin/chromium the test is skipped, except in CI
+(CONTEXTKIT_REQUIRE_EXTERNAL=1), where it fails.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pytest
 from tracing.store import TraceStore
 from viewer.launch import free_port
 
-from helpers import REPO
+from helpers import REPO, missing_external
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOT = REPO / "docs" / "img" / "viewer.png"
@@ -33,9 +33,7 @@ pytestmark = pytest.mark.browser
 
 def _chromium() -> str:
     if not os.path.exists(CHROMIUM):
-        if os.environ.get("CONTEXTKIT_SKIP_BROWSER") == "1":
-            pytest.skip(f"{CHROMIUM} is missing and CONTEXTKIT_SKIP_BROWSER=1")
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (or set CONTEXTKIT_SKIP_BROWSER=1 to skip)")
+        missing_external(CHROMIUM, "apt-get install chromium")
     return CHROMIUM
 
 
