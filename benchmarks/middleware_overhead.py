@@ -27,7 +27,6 @@ work competes for the GIL with whatever runs next, plain call or session alike.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -37,36 +36,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("CONTEXTKIT_SHARED", REPO.parent / "shared"))
-TRAJ = SHARED / "data" / "trajectories"
 sys.path.insert(0, str(REPO))  # the repo's packages before this folder's scripts (benchmarks/tracing.py)
 
 import contextkit  # noqa: E402  (first: offline defaults before litellm loads)
-
-
-def conversation(steps: int) -> list[dict]:
-    """System + task of the first trajectory, then every trajectory's tool rounds until `steps` assistant turns."""
-    files = sorted(TRAJ.glob("*.json"))
-    if not files:
-        sys.exit(f"no trajectories in {TRAJ}")
-    first = json.loads(files[0].read_text())["messages"]
-    msgs = [dict(m) for m in first[:2]]
-    turns = 0
-    for k, f in enumerate(files):
-        for m in json.loads(f.read_text())["messages"][2:]:
-            if m["role"] == "user":
-                continue  # format-error nudges: keep the chain a pure tool loop
-            m = dict(m)
-            if m.get("tool_calls"):
-                m["tool_calls"] = [{**tc, "id": f"t{k}_{tc['id']}"} for tc in m["tool_calls"]]
-            if m.get("tool_call_id"):
-                m["tool_call_id"] = f"t{k}_{m['tool_call_id']}"
-            if m["role"] == "assistant":
-                if turns == steps:
-                    return msgs
-                turns += 1
-            msgs.append(m)
-    sys.exit(f"the trajectories hold only {turns} steps")
+from _chain import by_turns  # noqa: E402
 
 
 def call_points(msgs: list[dict]) -> list[int]:
@@ -153,7 +126,7 @@ def main() -> None:
     ap.add_argument("--pause-ms", type=float, default=20.0, help="tool time between calls in the paced run")
     ap.add_argument("--no-tracing", action="store_true", help="skip the tracing-on figures")
     a = ap.parse_args()
-    msgs = conversation(a.steps)
+    msgs = by_turns(a.steps)
     points = call_points(msgs)
     expected = pruned_lists(msgs, points, a.policy)
     print(f"conversation: {len(msgs)} messages, {len(points)} model calls (policy {a.policy!r}); local server;"

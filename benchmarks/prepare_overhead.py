@@ -15,47 +15,18 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import statistics
-import sys
 import time
 import tracemalloc
-from pathlib import Path
 
 import contextkit
-
-REPO = Path(__file__).resolve().parents[1]
-TRAJ = REPO.parent / "shared" / "data" / "trajectories"
+from _chain import by_size
 
 
 def long_conversation(min_messages: int = 1500, min_tokens: int = 300_000) -> list[dict]:
-    """System + task of the first trajectory, then every trajectory's tool rounds in turn."""
     from contextkit.tokens import TokenCounter
 
-    count = TokenCounter("gpt-4o").count
-    files = sorted(TRAJ.glob("*.json"))
-    if not files:
-        sys.exit(f"no trajectories in {TRAJ}")
-    first = json.loads(files[0].read_text())["messages"]
-    msgs = [dict(m) for m in first[:2]]
-    tokens = sum(count(m["content"]) for m in msgs)
-    # counted as litellm.token_counter counts: text and tool-call arguments
-    for k, f in enumerate(files):
-        for m in json.loads(f.read_text())["messages"][2:]:
-            m = dict(m)
-            if m["role"] == "user":
-                continue  # format-error nudges: keep the chain a pure tool loop
-            if m.get("tool_calls"):
-                m["tool_calls"] = [
-                    {**tc, "id": f"t{k}_{tc['id']}"} for tc in m["tool_calls"]
-                ]
-            if m.get("tool_call_id"):
-                m["tool_call_id"] = f"t{k}_{m['tool_call_id']}"
-            msgs.append(m)
-            tokens += count(m.get("content") or "") + sum(count(tc["function"]["arguments"]) for tc in m.get("tool_calls") or ())
-        if len(msgs) >= min_messages and tokens >= min_tokens and msgs[-1]["role"] == "tool":
-            break
-    return msgs
+    return by_size(min_messages, min_tokens, TokenCounter("gpt-4o").count)
 
 
 def text_bytes(msgs: list[dict]) -> int:
@@ -112,8 +83,6 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=15, help="full recounts to time (each ~0.1 s)")
     a = ap.parse_args()
     msgs = long_conversation()
-    from contextkit.tokens import TokenCounter
-
     import litellm
 
     total_tokens = litellm.token_counter(model="gpt-4o", messages=msgs)

@@ -32,34 +32,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CONTEXTKIT_SHARED", REPO.parent / "shared"))
 TRAJ = SHARED / "data" / "trajectories"
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO))  # the repo's packages before this folder's scripts (benchmarks/tracing.py)
 
 import contextkit  # noqa: E402,F401  (first: offline defaults before litellm loads)
+from _chain import by_turns  # noqa: E402
 
 LONG = 300
-
-
-def chained(steps: int) -> list[dict]:
-    """System + task of the first trajectory, then every trajectory's tool rounds until `steps` model turns."""
-    files = sorted(TRAJ.glob("*.json"))
-    first = json.loads(files[0].read_text())["messages"]
-    msgs, turns = [dict(m) for m in first[:2]], 0
-    for k, f in enumerate(files):
-        for m in json.loads(f.read_text())["messages"][2:]:
-            if m["role"] == "user":
-                continue
-            m = dict(m)
-            if m.get("tool_calls"):
-                m["tool_calls"] = [{**tc, "id": f"t{k}_{tc['id']}"} for tc in m["tool_calls"]]
-            if m.get("tool_call_id"):
-                m["tool_call_id"] = f"t{k}_{m['tool_call_id']}"
-            if m["role"] == "assistant":
-                if turns == steps:
-                    return msgs
-                turns += 1
-            msgs.append(m)
-    raise SystemExit(f"the trajectories hold only {turns} model turns")
 
 
 def replay(msgs: list[dict], model: str, name: str) -> int:
@@ -104,7 +82,7 @@ def templates(path: Path) -> float:
     for f in sorted(TRAJ.glob("*.json")):
         t = json.loads(f.read_text())
         replay(t["messages"], t.get("model") or "deepseek/deepseek-chat", t["id"].split("__", 1)[-1])
-    replay(chained(LONG), "deepseek/deepseek-chat", f"chained-{LONG}-steps")
+    replay(by_turns(LONG), "deepseek/deepseek-chat", f"chained-{LONG}-steps")
     tracing.shutdown()
     return time.perf_counter() - t0
 
