@@ -33,6 +33,7 @@ from typing import Any, Callable
 from . import cost as _cost
 from . import guards as _guards
 from .errors import InvalidMessagesError, PolicyConfigError
+from .messages import message_dict
 from .records import StepRecord
 from .streaming import RecordingStream
 
@@ -272,7 +273,7 @@ class _Step:
         choices = getattr(response, "choices", None) or []
         choice = choices[0] if choices else None
         message = getattr(choice, "message", None) if choice is not None else None
-        rec.response_message = _message_dict(message) if message is not None else None
+        rec.response_message = message_dict(message) if message is not None else None
         rec.finish_reason = getattr(choice, "finish_reason", None) if choice is not None else None
         rec.response_model = getattr(response, "model", None)
         self._account(rec, _cost.usage_from(getattr(response, "usage", None)))
@@ -288,7 +289,7 @@ class _Step:
             built = _build(chunks, self.provider)
             if built is not None:
                 choice = built.choices[0] if built.choices else None
-                rec.response_message = _message_dict(choice.message) if choice is not None else None
+                rec.response_message = message_dict(choice.message) if choice is not None else None
                 rec.finish_reason = (getattr(choice, "finish_reason", None) if finished else None) if choice else None
             rec.response_model = getattr(chunks[0], "model", None) if chunks else None
             self._account(rec, _stream_usage(chunks, stream))
@@ -364,38 +365,6 @@ def _params(kwargs: dict) -> dict:
         else:
             out[k] = f"<{type(v).__name__}>"
     return out
-
-
-def _message_dict(msg: Any) -> dict:
-    """The assistant message as a plain dict: content, reasoning, thinking blocks, tool calls."""
-    get = msg.get if isinstance(msg, dict) else (lambda k, d=None: getattr(msg, k, d))
-    out: dict[str, Any] = {"role": get("role") or "assistant", "content": get("content")}
-    calls = get("tool_calls")
-    if calls:
-        out["tool_calls"] = [_tool_call_dict(tc) for tc in calls]
-    fc = get("function_call")
-    if fc:
-        out["function_call"] = {"name": _field(fc, "name"), "arguments": _field(fc, "arguments")}
-    reasoning = get("reasoning_content")
-    if reasoning:
-        out["reasoning_content"] = reasoning
-    blocks = get("thinking_blocks")
-    if blocks:
-        out["thinking_blocks"] = [dict(b) if not isinstance(b, dict) else b for b in blocks]
-    return out
-
-
-def _field(obj: Any, name: str) -> Any:
-    return obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
-
-
-def _tool_call_dict(tc: Any) -> dict:
-    fn = _field(tc, "function")
-    return {
-        "id": _field(tc, "id"),
-        "type": _field(tc, "type") or "function",
-        "function": {"name": _field(fn, "name"), "arguments": _field(fn, "arguments")},
-    }
 
 
 def _output_tokens(session: Any, message: dict | None) -> int:

@@ -77,6 +77,7 @@ def resolve_policy(spec: Any) -> Policy:
     if spec is None:
         return PRESETS["default"]
     if isinstance(spec, Policy):
+        validate(spec)
         return spec
     if isinstance(spec, Mapping):
         return policy_from_dict(spec)
@@ -147,7 +148,14 @@ def policy_from_dict(cfg: Mapping, where: str = "policy") -> Policy:
 
 
 def validate(policy: Policy, where: str = "policy") -> None:
-    """Range checks that no type check catches."""
+    """Types and ranges of every field (a Policy built in code gets the same checks as a file)."""
+    for key, kind in _POLICY_TYPES.items():
+        _typed(getattr(policy, key), kind, f"{where}.{key}", nullable=key in _NULLABLE)
+    if not isinstance(policy.placeholder, Placeholder):
+        raise PolicyConfigError(f"must be a Placeholder, got {type(policy.placeholder).__name__}", f"{where}.placeholder")
+    for tool, rule in policy.tools.items():
+        if not isinstance(rule, ToolRule):
+            raise PolicyConfigError(f"must be a ToolRule, got {type(rule).__name__}", f"{where}.tools.{tool}")
     for key in ("trigger_tokens", "clear_at_least", "min_tokens", "protect_recent_turns", "protect_tokens", "batch_slack"):
         if getattr(policy, key) < 0:
             raise PolicyConfigError(f"must be >= 0, got {getattr(policy, key)}", f"{where}.{key}")

@@ -109,6 +109,7 @@ class Ledger:
         self._serial = 0
         self._tool_count: dict[str, int] = {}
         self._detached: dict[tuple, list[Segment]] = {}
+        self._detached_calls: dict[str, Segment] = {}  # tool_call_id -> a detached result (its call's facts)
         self._recent_terms: dict[str, list[str]] = {}  # handle -> ordered terms, newest results only
         self._task_seen = False  # the first user message (the task) has been read
         self.open: list[Segment] = []  # tool results still kept, in order: what a policy may prune
@@ -147,6 +148,13 @@ class Ledger:
         """Forget the last list seen, so the next call re-identifies every message (after an error)."""
         self._rewind(0)
 
+    def fresh(self) -> "Ledger":
+        """An empty ledger that keeps this one's segments reachable by handle and never reissues
+        a handle (the last resort after an internal error)."""
+        new = Ledger(self.counter)
+        new._all, new._serial, new.carry_call_terms = self._all, self._serial, self.carry_call_terms
+        return new
+
     def observe(self, messages: list, step: int) -> int:
         """Bring the ledger up to date with `messages`; returns the index of the first new message.
 
@@ -170,16 +178,20 @@ class Ledger:
         for i in range(start, len(messages)):
             self._add(messages[i], i, step)
         self._detached = {}
+        self._detached_calls = {}
         return start
 
     def _rewind(self, start: int) -> None:
-        """The agent changed its list from `start` on: detach those segments to be found again."""
-        self._detached = {}
+        """The agent changed its list from `start` on: detach those segments to be found again.
+        Segments detached by an earlier, failed call stay findable (the dict is only cleared once
+        an observe succeeds)."""
         for seg in self.segments[start:]:
             seg.index = -1
             self._detached.setdefault(_identity(seg.original), []).append(seg)
             if seg.sent_message is not None:
                 self._detached.setdefault(_identity(seg.sent_message), []).append(seg)
+            if seg.kind == "tool_result" and seg.tool_call_id:
+                self._detached_calls[seg.tool_call_id] = seg
         del self.segments[start:]
         del self._snap[start:]
         self.n_assistant = sum(1 for s in self.segments if s.role == "assistant")
@@ -312,7 +324,10 @@ class Ledger:
     def _add_tool_result(self, seg: Segment, m: dict, text: str, step: int) -> None:
         call = self._calls.pop(m.get("tool_call_id") or "", None)  # one result per call
         seg.tool_call_id = m.get("tool_call_id")
-        seg.tool_name = m.get("name") or (call.name if call else None) or "tool"
+        before = self._detached_calls.get(seg.tool_call_id or "") if call is None else None
+        if before is not None:  # the agent edited a result it had sent before: same call, same tool
+            seg.tool_name, seg.args_text, seg.call_handle = before.tool_name, before.args_text, before.call_handle
+        seg.tool_name = m.get("name") or (call.name if call else None) or seg.tool_name or "tool"
         seg.tool_ordinal = self._tool_count.get(seg.tool_name, 0)
         self._tool_count[seg.tool_name] = seg.tool_ordinal + 1
         self.n_tool += 1
@@ -430,8 +445,8 @@ def _identity(m: Mapping) -> tuple:
     return (
         m.get("role"),
         m.get("tool_call_id") or "",
-        json.dumps(m.get("content"), sort_keys=True, ensure_ascii=False),
-        json.dumps(m.get("tool_calls"), sort_keys=True, ensure_ascii=False) if m.get("tool_calls") else "",
+        json.dumps(m.get("content"), sort_keys=True, ensure_ascii=False, default=str),
+        json.dumps(m.get("tool_calls"), sort_keys=True, ensure_ascii=False, default=str) if m.get("tool_calls") else "",
     )
 
 

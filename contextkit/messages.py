@@ -130,6 +130,56 @@ def _check_tool_calls(calls: Any, i: int) -> list[str]:
     return ids
 
 
+# ---------------------------------------------------------------------------- message objects
+
+
+def message_dict(msg: Any) -> Any:
+    """A chat message as the plain dict litellm sends: litellm's / OpenAI's message objects
+    (`response.choices[0].message`) become dicts with role, content, name, tool_call_id, tool
+    calls, reasoning and thinking blocks. Dicts (and anything unrecognisable) pass through."""
+    if isinstance(msg, Mapping) or not (hasattr(msg, "role") or hasattr(msg, "content")):
+        return msg
+    get = lambda k: getattr(msg, k, None)  # noqa: E731
+    out: dict[str, Any] = {"role": get("role") or "assistant", "content": get("content")}
+    for key in ("name", "tool_call_id"):
+        if get(key):
+            out[key] = get(key)
+    calls = get("tool_calls")
+    if calls:
+        out["tool_calls"] = [_tool_call_dict(tc) for tc in calls]
+    fc = get("function_call")
+    if fc:
+        out["function_call"] = {"name": _field(fc, "name"), "arguments": _field(fc, "arguments")}
+    if get("reasoning_content"):
+        out["reasoning_content"] = get("reasoning_content")
+    blocks = get("thinking_blocks")
+    if blocks:
+        out["thinking_blocks"] = [b if isinstance(b, Mapping) else dict(b) for b in blocks]
+    return out
+
+
+def _field(obj: Any, name: str) -> Any:
+    return obj.get(name) if isinstance(obj, Mapping) else getattr(obj, name, None)
+
+
+def _tool_call_dict(tc: Any) -> dict:
+    if isinstance(tc, Mapping):
+        return dict(tc)
+    fn = _field(tc, "function")
+    return {
+        "id": _field(tc, "id"),
+        "type": _field(tc, "type") or "function",
+        "function": {"name": _field(fn, "name"), "arguments": _field(fn, "arguments")},
+    }
+
+
+def as_dicts(messages: Any) -> Any:
+    """The list with any message objects turned into dicts (the list itself when all are dicts)."""
+    if type(messages) is not list or set(map(type, messages)) <= {dict}:
+        return messages
+    return [message_dict(m) for m in messages]
+
+
 # ---------------------------------------------------------------------------- text of a message
 
 

@@ -15,7 +15,7 @@ from . import validity
 from .config import resolve_policy
 from .errors import InvalidMessagesError, PolicyConfigError, PruningFailedError, UnknownHandleError
 from .ledger import KEPT, PINNED, PRUNED, RESTORED, Ledger, Segment
-from .messages import content_text
+from .messages import as_dicts, content_text
 from .policy import Policy
 from .observers import default_observers, notify
 from .records import PrepareReport, StepRecord, ToolRecord
@@ -89,6 +89,7 @@ class Session:
     def prepare(self, messages: list[dict]) -> list[dict]:
         """The messages to send instead of `messages` (never mutated). Raises InvalidMessagesError
         for malformed input; any internal error sends `messages` unchanged and is recorded."""
+        messages = as_dicts(messages)  # litellm's Message objects are welcome, as litellm takes them
         with self._lock:
             t0 = time.perf_counter()
             try:
@@ -121,6 +122,8 @@ class Session:
             return out
 
     def _decide(self, step: int, report: PrepareReport) -> list[Segment]:
+        if self._edited_assistants:
+            self._keep_latest_turn_reasoning(step)
         decided = []
         for seg, why in self.policy.decide(self.ledger, step, self._window()):
             if self._prune(seg, why, step):
@@ -177,6 +180,29 @@ class Session:
                 self._edited_assistants.append(seg)
             self._modified[seg.handle] = seg
 
+    def _keep_latest_turn_reasoning(self, step: int) -> None:
+        """An assistant turn whose reasoning was cleared can become part of the latest turn again
+        (the agent dropped the user message after it): its reasoning must go back unchanged."""
+        turn = self.ledger.last_user + 1
+        for seg in self._edited_assistants:
+            if seg.index < turn or seg.sent_message is None:
+                continue
+            original, sent = seg.original, dict(seg.sent_message)
+            if all(sent.get(k) == original.get(k) for k in ("reasoning_content", "thinking_blocks", "content")):
+                continue
+            for k in ("reasoning_content", "thinking_blocks", "content"):
+                if k in original:
+                    sent[k] = original[k]
+            self.ledger.sent_tokens += seg.reasoning_tokens
+            seg.sent_tokens += seg.reasoning_tokens
+            seg.reason = f"reasoning restored at step {step}: the turn is the latest again"
+            if sent == original:
+                seg.sent_message = None
+                self._modified.pop(seg.handle, None)
+            else:
+                seg.sent_message = sent
+        self._edited_assistants = [s for s in self._edited_assistants if s.sent_message is not None]
+
     def _output(self, messages: list[dict]) -> list[dict]:
         out = list(messages)
         for seg in self._modified.values():
@@ -219,11 +245,24 @@ class Session:
             seg.sent_message = None
             seg.state, seg.reason, seg.pruned_at = PINNED, f"kept: pruning it would break the request ({problem})", None
             self._modified.pop(seg.handle, None)
+            caller = self.ledger.get(seg.call_handle) if self.policy.clear_tool_inputs and seg.call_handle else None
+            if caller is not None and caller.sent_message is not None:  # its arguments go back too
+                sent = dict(caller.sent_message)
+                sent["tool_calls"] = caller.original.get("tool_calls") if not _blanked_except(caller, seg) else [
+                    tc if tc.get("id") != seg.tool_call_id else orig
+                    for tc, orig in zip(caller.sent_message.get("tool_calls") or (), caller.original.get("tool_calls") or ())
+                ]
+                if sent == caller.original:
+                    caller.sent_message = None
+                    self._modified.pop(caller.handle, None)
+                else:
+                    caller.sent_message = sent
 
     def _fail_open(self, messages: list[dict], err: Exception, t0: float, report: PrepareReport | None = None):
         if self.fail_closed:
             raise PruningFailedError(f"contextkit failed while pruning: {type(err).__name__}: {err}") from err
-        if report is None:
+        if report is None:  # observe failed: still a step of its own, so step numbers never repeat
+            self.step += 1
             report = PrepareReport(self.step, len(messages) if isinstance(messages, list) else 0, 0, 0)
         report.error = f"{type(err).__name__}: {err}"
         report.fallback = "internal error: the request was sent unchanged"
@@ -232,7 +271,7 @@ class Session:
         try:
             self.ledger.reset_snapshot()
         except Exception:  # noqa: BLE001
-            self.ledger = Ledger(self.ledger.counter)
+            self.ledger = self.ledger.fresh()
         notify(self.observers, "prepared", self, report)
         return list(messages)
 
@@ -260,7 +299,8 @@ class Session:
             if seg.state == PRUNED:
                 seg.state, seg.reason = RESTORED, f"restored at step {self.step} (was: {seg.reason})"
             if reinstate and seg.sent_message is not None:
-                self.ledger.sent_tokens += seg.tokens - seg.sent_tokens
+                if seg.index >= 0:  # still in the agent's list: it counts towards what is sent
+                    self.ledger.sent_tokens += seg.tokens - seg.sent_tokens
                 seg.sent_tokens = seg.tokens
                 seg.sent_message = None
                 seg.state = RESTORED
@@ -348,6 +388,13 @@ class Session:
 
     def __repr__(self) -> str:
         return f"Session(policy={self.policy.name!r}, steps={self.step}, segments={len(self.ledger)})"
+
+
+def _blanked_except(caller: Segment, seg: Segment) -> bool:
+    """Whether other calls of this assistant turn still have their arguments blanked."""
+    sent = caller.sent_message.get("tool_calls") or ()
+    orig = caller.original.get("tool_calls") or ()
+    return any(a != b and a.get("id") != seg.tool_call_id for a, b in zip(sent, orig))
 
 
 __all__ = ["Session", "PrepareReport", "KEPT", "PRUNED", "PINNED", "RESTORED"]

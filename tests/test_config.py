@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from contextkit import PolicyConfigError, Session, ToolRule, load_policy, save_policy
+from contextkit import Placeholder, Policy, PolicyConfigError, Session, ToolRule, load_policy, save_policy
 
 
 def test_dict_config_on_top_of_a_preset():
@@ -71,3 +71,19 @@ def test_fraction_trigger_uses_litellm_context_window():
     assert s._window() == 128_000
     with pytest.raises(PolicyConfigError, match="context window"):
         Session({"trigger_fraction": 0.5}, model="no-such-model-xyz", tracing=False)
+
+
+@pytest.mark.parametrize(
+    "changes, where",
+    [
+        ({"placeholder": Placeholder(template="{handel}")}, "policy.placeholder.template"),
+        ({"trigger_basis": "Raw"}, "policy.trigger_basis"),
+        ({"min_saving": 1.5}, "policy.min_saving"),
+        ({"keep_last": "3"}, "policy.keep_last"),
+        ({"tools": {"grep": {"keep_last": 1}}}, "policy.tools.grep"),
+    ],
+)
+def test_policy_objects_are_validated_like_files(changes, where):
+    with pytest.raises(PolicyConfigError) as e:
+        Session(Policy(**changes), tracing=False)
+    assert where in str(e.value)

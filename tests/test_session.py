@@ -47,11 +47,12 @@ def test_decisions_are_sticky_so_the_prefix_stays_byte_identical():
     msgs = conversation(n_tools=10)
     s = Session(Policy(keep_last=2, protect_recent_turns=0))
     outs = grow(s, msgs)
-    for prev, cur in zip(outs, outs[1:]):
-        # every message sent before is sent again identically, except new prunes
-        for a, b in zip(prev, cur):
+    for step, (prev, cur) in enumerate(zip(outs, outs[1:]), start=2):
+        # every message sent before is sent again identically, except the ones pruned at this step
+        pruned_now = {seg.index for seg in s.ledger if seg.pruned_at == step}
+        for i, (a, b) in enumerate(zip(prev, cur)):
             if a != b:
-                assert "restore_context" in b["content"] or "pruned" in b["content"] or b["role"] == "tool"
+                assert i in pruned_now and b["content"].startswith("[pruned"), (step, i)
 
 
 def test_a_pruned_result_is_pruned_once_and_its_placeholder_never_changes():
@@ -76,11 +77,16 @@ def test_rebuilt_list_is_recognised_by_id_and_content():
     out = s.prepare(rebuilt)
     assert {seg.handle: seg.state for seg in s.ledger} == handles
     # an agent that drops a message: the rest keep their identity and decisions
-    shorter = rebuilt[:4] + rebuilt[4:]
-    del shorter[2:4]  # drop one assistant/tool pair
+    shorter = copy.deepcopy(rebuilt)
+    dropped = s.ledger.segments[2].handle, s.ledger.segments[3].handle
+    del shorter[2:4]  # drop the first assistant turn and its result
     out = s.prepare(shorter)
     assert len(out) == len(shorter)
     assert all(seg.index == i for i, seg in enumerate(s.ledger))
+    assert {seg.handle: seg.state for seg in s.ledger} == {h: st for h, st in handles.items() if h not in dropped}
+    for seg in s.ledger:
+        if seg.state == "pruned":
+            assert out[seg.index]["content"].startswith("[pruned") and seg.handle in out[seg.index]["content"]
 
 
 def test_agent_sending_back_our_output_keeps_decisions():

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ..messages import message_dict
+
 SYSTEM_PROMPT = """\
 You are a coding agent working in a small Python repository; every tool runs in its root.
 Work step by step: explore, reproduce the problem, find the cause, fix it with the smallest sensible change,
@@ -49,7 +51,7 @@ def run_agent(
     for step in range(1, max_steps + 1):
         response = session.completion(model=model, messages=messages, tools=tools, **completion_kwargs)
         message = response.choices[0].message
-        messages.append(assistant_message(message))
+        messages.append(message_dict(message))
         results = [session.run_tool(call, toolbox.get(call.function.name)) for call in message.tool_calls or []]
         messages.extend(results)
         if on_step is not None:
@@ -57,19 +59,3 @@ def run_agent(
         if not message.tool_calls:
             return AgentRun(step, True, message.content, messages)
     return AgentRun(max_steps, False, None, messages)
-
-
-def assistant_message(message: Any) -> dict:
-    """The assistant turn to keep in the conversation: text, tool calls, and the reasoning the
-    provider needs back (Anthropic's thinking blocks; reasoning text)."""
-    out: dict[str, Any] = {"role": "assistant", "content": message.content}
-    if message.tool_calls:
-        out["tool_calls"] = [
-            {"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments}}
-            for c in message.tool_calls
-        ]
-    for key in ("reasoning_content", "thinking_blocks"):
-        value = getattr(message, key, None)
-        if value:
-            out[key] = value
-    return out
