@@ -202,3 +202,45 @@ def test_counts_tokens_once_per_segment(monkeypatch):
     assert len(counted) == 3
     assert counted[0] == msgs[-2]["content"] and counted[2] == msgs[-1]["content"]
     assert s.ledger.raw_tokens == sum(seg.tokens for seg in s.ledger)
+
+
+def test_an_edited_result_keeps_its_tools_rules():
+    msgs = [
+        {"role": "user", "content": "refund order 4411"},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "k1", "type": "function", "function": {"name": "charge_card", "arguments": '{"amount": 10}'}}]},
+        {"role": "tool", "tool_call_id": "k1", "content": "receipt " * 200},
+    ] + conversation(n_tools=3)[2:]
+    s = Session(Policy(keep_last=0, protect_recent_turns=0, exclude_tools=("charge_card",)), tracing=False)
+    grow(s, msgs)
+    assert s.ledger.segments[2].tool_name == "charge_card" and s.ledger.segments[2].state == "pinned"
+    edited = copy.deepcopy(msgs)
+    edited[2]["content"] = "receipt (truncated by the agent)"
+    s.prepare(edited)
+    seg = s.ledger.segments[2]
+    assert seg.tool_name == "charge_card" and seg.state != "pruned"
+
+
+def test_messages_that_json_cannot_encode_and_a_failing_rewind_keep_handles_unique(monkeypatch):
+    import datetime
+
+    msgs = conversation(n_tools=4)
+    msgs[1] = {"role": "user", "content": [{"type": "text", "text": "task"}, {"type": "meta", "when": datetime.date(2026, 1, 1)}]}
+    s = Session(Policy(keep_last=1, protect_recent_turns=0), tracing=False)
+    grow(s, msgs)
+    s.prepare(copy.deepcopy(msgs))  # a rebuild identifies messages by content, dates included
+    assert s.last_report.error is None
+    before = {seg.handle: s.restore(seg.handle) for seg in s.ledger if seg.state == "pruned"}
+    assert before
+
+    def broken(start):
+        raise RuntimeError("rewind broke")
+
+    monkeypatch.setattr(s.ledger, "_rewind", broken)
+    out = s.prepare(msgs[:-2])  # a shorter list forces a rewind, which fails: sent unchanged
+    assert out == msgs[:-2] and "rewind broke" in s.last_report.error
+    steps = [r.step for r in s.reports]
+    assert steps == sorted(set(steps))
+    s.prepare(msgs)
+    for handle, text in before.items():
+        assert s.restore(handle) == text  # old handles still mean what they meant
+    assert len({seg.handle for seg in s.ledger._all}) == len(s.ledger._all)
