@@ -240,7 +240,7 @@ def test_messages_that_json_cannot_encode_and_a_failing_rewind_keep_handles_uniq
     assert out == msgs[:-2] and "rewind broke" in s.last_report.error
     steps = [r.step for r in s.reports]
     assert steps == sorted(set(steps))
-    s.prepare(msgs)
+    s.prepare(msgs[:1] + msgs[2:])  # the task message dropped: new segments would get new serials
     for handle, text in before.items():
         assert s.restore(handle) == text  # old handles still mean what they meant
     assert len({seg.handle for seg in s.ledger._all}) == len(s.ledger._all)
