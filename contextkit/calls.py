@@ -28,6 +28,7 @@ import json
 import logging
 import re
 import time
+import weakref
 from typing import Any, Callable
 
 from . import cost as _cost
@@ -142,10 +143,20 @@ async def _acall(session: Any, fn: Callable[..., Any], kwargs: dict) -> Any:
     return step.finished(response)
 
 
+def _end_open_stream(session: Any) -> None:
+    """A stream of this session's previous call that the caller left half-read is recorded now."""
+    ref = getattr(session, "_open_stream", None)
+    stream = ref() if ref is not None else None
+    session._open_stream = None
+    if stream is not None:
+        stream.abandon()
+
+
 class _Step:
     """One model call in flight: the request as sent, and how to record it when it ends."""
 
     def __init__(self, session: Any, kwargs: dict):
+        _end_open_stream(session)
         _guards.check_config(session.budget, session.loop_guard)
         if session.prices:
             _cost.check_prices(session.prices)
@@ -260,7 +271,9 @@ class _Step:
 
     def finished(self, response: Any) -> Any:
         if self.stream and not hasattr(response, "choices") and (hasattr(response, "__next__") or hasattr(response, "__anext__")):
-            return RecordingStream(response, self._stream_ended)
+            rs = RecordingStream(response, self._stream_ended)
+            self.session._open_stream = weakref.ref(rs)
+            return rs
         try:
             self._record(self._from_response(response))
         except Exception as e:  # noqa: BLE001 - never break the agent over bookkeeping

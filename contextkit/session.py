@@ -73,6 +73,7 @@ class Session:
         self._context_window = context_window
         self._modified: dict[str, Segment] = {}  # handle -> segment sent in a changed form
         self._edited_assistants: list[Segment] = []
+        self._open_stream = None  # weakref to the last call's stream until it ends (contextkit/calls.py)
         self._lock = threading.RLock()
         if self.policy.trigger_fraction is not None and model and context_window is None:
             if self._window() is None:

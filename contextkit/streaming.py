@@ -88,6 +88,11 @@ class RecordingStream:
             self._first_at = time.perf_counter()
         self._chunks.append(chunk)
 
+    def abandon(self) -> None:
+        """Record the step now if the caller stopped reading without closing (e.g. `break`): the
+        session's next call does this, so steps are recorded in order and budgets see them."""
+        self._end(None, False)
+
     def _end(self, error: BaseException | None, finished: bool) -> None:
         if self._ended:
             return

@@ -183,3 +183,19 @@ def test_stream_closed_early_is_recorded_once(openai_server):
     rec = s.steps[0]
     assert rec.stream_complete is False and rec.error is None and rec.chunks == 1
     assert stream.model == "gpt-4o-mini"  # other attributes reach litellm's stream object
+
+
+def test_a_stream_left_after_break_is_recorded_before_the_next_call(openai_server):
+    s = Session(tracing=False, budget=contextkit.Budget(max_steps=1))
+    openai_server.script(Reply.text("x" * 200), Reply.text("second"))
+    stream = s.completion(messages=conversation(1), **kw(openai_server))
+    for _chunk in stream:
+        break  # the caller keeps a reference but never closes it
+    assert s.steps == []  # not ended yet: nothing says the caller is done
+    with pytest.raises(contextkit.BudgetExceeded):
+        s.completion(messages=conversation(1), **kw(openai_server))
+    # the abandoned stream is step 1, recorded first; step 2 is the blocked call with its guard event
+    assert [r.step for r in s.steps] == [1, 2] and s.steps[0].stream_complete is False and s.steps[0].error is None
+    assert s.steps[1].error.startswith("BudgetExceeded") and s.steps[1].guard_events[0].limit == "max_steps"
+    assert len(openai_server.requests) == 1  # the over-budget call never reached the server
+    del stream
