@@ -67,6 +67,7 @@ def run_context(session: Any) -> Iterator[None]:
         otel_context.detach(token)
 
 
-def flush(timeout: float = 5.0) -> bool:
-    """Build every pending span and write/export them now; False if `timeout` ran out first."""
-    return current().flush(timeout)
+def flush(timeout: float = 5.0, *, store_only: bool = False) -> bool:
+    """Build every pending span and write/export them now; False if `timeout` ran out first.
+    `store_only=True` waits for the local store alone (a slow or dead OTLP endpoint does not hold it up)."""
+    return current().flush(timeout, store_only=store_only)

@@ -7,6 +7,8 @@ side; the exporter's retries and timeouts run on the processor's thread, and shu
 
 from __future__ import annotations
 
+import logging
+
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
@@ -21,5 +23,41 @@ def otlp_processor(settings: OTLPSettings, cfg: TracingConfig) -> BatchSpanProce
         headers=settings.headers or None,
         timeout=settings.timeout_s,
     )
+    _quiet_exporter_logs(settings.endpoint or "the OTEL_EXPORTER_OTLP endpoint")
     # the SDK's queue and batch sizes (or OTEL_BSP_*): LLM spans carry whole conversations here
     return BatchSpanProcessor(exporter, schedule_delay_millis=cfg.flush_interval_ms)
+
+
+# The SDK's exporter logs every retry and failed batch: against a dead endpoint that is a line every
+# few seconds on the user's stderr. One contextkit line says it; the repeats go to DEBUG.
+_EXPORTER_LOGGERS = ("opentelemetry.exporter.otlp.common.http", "opentelemetry.exporter.otlp.proto.http.trace_exporter")
+
+
+class _OnceThenDebug(logging.Filter):
+    def __init__(self, endpoint: str):
+        super().__init__()
+        self.endpoint = endpoint
+        self.said = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        if self.said:
+            return False
+        self.said = True
+        try:
+            first = record.getMessage()[:200]
+        except Exception:  # noqa: BLE001 - a malformed record: say the rest anyway
+            first = str(record.msg)[:200]
+        record.msg = ("contextkit tracing: OTLP export to %s is failing (%s); it goes on in the background "
+                      "and never slows the agent. Further export errors are not shown.")
+        record.args = (self.endpoint, first)
+        record.exc_info = record.exc_text = None
+        return True
+
+
+def _quiet_exporter_logs(endpoint: str) -> None:
+    for name in _EXPORTER_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _OnceThenDebug) for f in logger.filters):
+            logger.addFilter(_OnceThenDebug(endpoint))

@@ -160,11 +160,13 @@ class Tracing:
 
     # ------------------------------------------------------------------ flushing
 
-    def flush(self, timeout: float = 5.0) -> bool:
-        """Build every pending span, then write and export what is queued; False if `timeout` ran out."""
+    def flush(self, timeout: float = 5.0, *, store_only: bool = False) -> bool:
+        """Build every pending span, then write and export what is queued; False if `timeout` ran out.
+        `store_only`: wait for the local store alone (an OTLP endpoint keeps exporting behind it)."""
         deadline = time.monotonic() + timeout
         ok = self.worker.drain(timeout)
-        return self._in_parallel("force_flush", deadline, deadline) and ok
+        processors = [self._store_processor] if store_only and self._store_processor is not None else None
+        return self._in_parallel("force_flush", deadline, deadline, processors) and ok
 
     def shutdown(self, timeout: float | None = None) -> None:
         """End open runs, drain the worker, stop the processors; never longer than `timeout`."""
@@ -183,10 +185,10 @@ class Tracing:
         # reads after a crash) may use the whole budget: a DuckDB write cut off by exit loses its batch.
         self._in_parallel("shutdown", deadline, min(deadline, time.monotonic() + self.cfg.otlp_shutdown_s))
 
-    def _in_parallel(self, method: str, store_deadline: float, other_deadline: float) -> bool:
+    def _in_parallel(self, method: str, store_deadline: float, other_deadline: float, processors: list | None = None) -> bool:
         """Call `method` of every processor, each on its own thread (the SDK's force_flush ignores
         timeouts); wait for each until its deadline. True if all finished."""
-        threads = [(p, _start(getattr(p, method))) for p in self._processors]
+        threads = [(p, _start(getattr(p, method))) for p in (self._processors if processors is None else processors)]
         done = True
         for p, t in threads:
             t.join(max(0.0, (store_deadline if p is self._store_processor else other_deadline) - time.monotonic()))

@@ -201,7 +201,7 @@ def _flush_and_check(store: str, run_id: str) -> bool:
     import tracing
     from tracing.store import TraceStore
 
-    tracing.flush(timeout=15.0)
+    tracing.flush(timeout=15.0, store_only=True)  # the summary reads the store; OTLP goes on behind
     try:
         return TraceStore(store).run(run_id) is not None
     except Exception:  # noqa: BLE001 - the summary says so; the run itself went fine
