@@ -31,6 +31,7 @@ def variants() -> dict:
     out["default, min_tokens=120"] = d.replace(min_tokens=120)
     out["default, supersede=False"] = d.replace(supersede=False)
     out["default, clear_at_least=1500"] = d.replace(clear_at_least=1500)
+    out["default, batch_slack=4"] = d.replace(batch_slack=4)
     out["default, max_age=4, key_terms=all"] = d.replace(max_age=4, placeholder=Placeholder(key_terms=100_000))
     return out
 
