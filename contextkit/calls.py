@@ -334,7 +334,7 @@ class _Step:
             latency_ms=(time.perf_counter() - self.t0) * 1000,
             provider=self.provider,
             messages_sent=self.kwargs["messages"],
-            tools=self.kwargs.get("tools"),
+            tools=list(self.kwargs["tools"]) if self.kwargs.get("tools") else None,  # the list as sent now
             invocation_params=_params(self.kwargs),
             stream=self.stream,
             tokens_before=report.tokens_before if report is not None else 0,

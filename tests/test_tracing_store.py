@@ -238,3 +238,30 @@ def test_reading_a_file_that_is_not_a_store_fails_at_once(tmp_path):
         TraceStore(bad, timeout=30).runs()
     with pytest.raises(FileNotFoundError):
         TraceStore(tmp_path / "missing.duckdb").runs()
+
+
+def test_guard_events_and_tools_are_stored_masked_and_as_sent(store, openai_server):
+    """A loop guard quotes tool arguments (masked like every other text), and a tools list the
+    caller changes in place between calls is traced as it was sent each time."""
+    import contextkit
+    from openai_server import Reply
+
+    key = "sk-proj-" + "Z9y8X7w6" * 6
+    args = {"token": key}  # short enough to be quoted whole in the loop message
+    openai_server.script(*[Reply.text("again") for _ in range(4)])
+    kw = dict(model="openai/gpt-4o-mini", api_base=openai_server.base_url, api_key="sk-test")
+    tools = [{"type": "function", "function": {"name": "fetch", "parameters": {"type": "object", "properties": {}}}}]
+    s = Session(name="guarded", loop_guard=contextkit.LoopGuard(repeats=2, on_loop="warn"))
+    msgs = [{"role": "user", "content": "fetch it"}]
+    for i in range(3):
+        call = {"id": f"f{i}", "type": "function", "function": {"name": "fetch", "arguments": json.dumps(args)}}
+        msgs += [{"role": "assistant", "content": None, "tool_calls": [call]}, {"role": "tool", "tool_call_id": f"f{i}", "content": "same page"}]
+        if i == 2:
+            tools.append({"type": "function", "function": {"name": "restore_context", "parameters": {"type": "object", "properties": {}}}})
+        s.completion(messages=msgs, tools=tools, **kw)
+    finish(s)
+    assert any(r.guard_events for r in s.steps)
+    dump = json.dumps(store.query("SELECT guard_events FROM steps"), default=str)
+    assert "loop" in dump and key not in dump
+    names = [json.loads(r["body"]) for r in store.query("SELECT body FROM blobs WHERE kind = 'tools'")]
+    assert sorted(len(b) for b in names) == [1, 2]  # the list as sent at steps 1-2, and at step 3

@@ -30,6 +30,15 @@ seg_getter = attrgetter(*SEG_FIELDS)
 _I = {name: i for i, name in enumerate(SEG_FIELDS)}
 
 
+def guard_event(m: Masker, ev: Any) -> dict:
+    """A guard event as stored and exported: its message quotes tool arguments, so it is masked
+    (and left out when inputs are hidden)."""
+    d = {k: v for k, v in ev.__dict__.items() if v is not None}
+    if "message" in d:
+        d["message"] = REDACTED if m.hide_input_text else m.text(d["message"])
+    return d
+
+
 def dumps(v: Any) -> str:
     return json.dumps(v, ensure_ascii=False, default=str, separators=(",", ":"))
 
@@ -73,7 +82,7 @@ def context_attributes(st: RunState, report: PrepareReport, rows: list[tuple], l
     if report.fallback:
         a[C.CK_FALLBACK] = report.fallback
     if report.error:
-        a[C.CK_ERROR] = report.error
+        a[C.CK_ERROR] = st.masker.text(report.error)
     a[C.INPUT_VALUE] = dumps({"messages": report.messages, "tokens": report.tokens_before})
     a[C.INPUT_MIME] = C.JSON_MIME
     a[C.OUTPUT_VALUE] = dumps({"tokens": report.tokens_after, "pruned": [h for h, _ in report.pruned]})
@@ -214,7 +223,7 @@ def _llm_core(st: RunState, rec: StepRecord, full_messages: bool, llm_kind: bool
     if rec.error:
         a[C.CK_ERROR] = m.text(rec.error)
     if rec.guard_events:
-        a[C.CK_GUARD_EVENTS] = dumps([ev.__dict__ for ev in rec.guard_events])
+        a[C.CK_GUARD_EVENTS] = dumps([guard_event(m, ev) for ev in rec.guard_events])
     return a
 
 
@@ -260,7 +269,7 @@ def _usage(a: dict, rec: StepRecord, llm_kind: bool) -> None:
 
 def _tools(st: RunState, tools: list, flatten: bool) -> dict:
     """`contextkit.tools` (the list as JSON, for the store) and, for OTLP viewers, `llm.tools.N.*`."""
-    if tools is not st.tools_obj:  # the same list object every step: serialise it once per run
+    if tools is not st.tools_obj and tools != st.tools_obj:  # usually unchanged: serialise it once per run
         st.tools_obj = tools
         masked = st.masker.value(tools)
         st.tools_attrs = {C.CK_TOOLS: dumps(masked)}

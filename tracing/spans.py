@@ -126,7 +126,7 @@ class RunObserver(Observer):
         start = end - int(report.duration_ms * 1e6)
         span = self._t.tracer.start_span("context_prune", context=self._agent_ctx, attributes=attrs, start_time=start)
         if report.error:
-            span.set_status(Status(StatusCode.ERROR, report.error))
+            span.set_status(Status(StatusCode.ERROR, self._state.masker.text(report.error)))
         span.end(end_time=end)
 
     # ------------------------------------------------------------------ model calls (LLM)
@@ -144,7 +144,7 @@ class RunObserver(Observer):
         start = _ns(rec.started_at) if rec.started_at else time.time_ns()
         span = self._t.tracer.start_span(name, context=parent, kind=SpanKind.CLIENT, attributes=attrs, start_time=start)
         for ev in rec.guard_events:
-            span.add_event("contextkit.guard", {k: v for k, v in ev.__dict__.items() if v is not None})
+            span.add_event("contextkit.guard", B.guard_event(self._state.masker, ev))
         if rec.error:
             span.set_status(Status(StatusCode.ERROR, self._state.masker.text(rec.error)))
         span.end(end_time=start + int(rec.latency_ms * 1e6))
