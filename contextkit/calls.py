@@ -170,9 +170,8 @@ class _Step:
         messages = kwargs.get("messages")
         if not isinstance(messages, list):
             raise InvalidMessagesError(f"expected a list of message dicts, got {type(messages).__name__}")
-        sent = session.prepare(messages)  # InvalidMessagesError here: nothing has been sent
-        self.report = session.reports[-1] if session.reports else None
-        self.step = session.step
+        sent, self.report = session._prepare(messages)  # InvalidMessagesError here: nothing has been sent
+        self.step = self.report.step
         kwargs["messages"] = sent
         self.kwargs = kwargs
         self.stream = bool(kwargs.get("stream"))

@@ -28,11 +28,11 @@ from .errors import PolicyConfigError
 from .policy import RULE_FIELDS, Placeholder, Policy, ToolRule
 from .presets import PRESETS
 
-_INT = "int"
-_FLOAT = "float"
-_BOOL = "bool"
-_STR = "str"
-_TOOLS = "list of tool names"
+_INT = "an int"
+_FLOAT = "a number"
+_BOOL = "a bool"
+_STR = "a string"
+_TOOLS = "a list of tool names"
 
 _POLICY_TYPES = {
     "name": _STR,
@@ -118,7 +118,7 @@ def load_policy(path: str | os.PathLike) -> Policy:
         raise PolicyConfigError(f"not valid {p.suffix[1:].upper()}: {e}", where) from e
     if not isinstance(data, Mapping):
         raise PolicyConfigError("the file must hold a table / mapping of policy settings", where)
-    return policy_from_dict(data, where=where)
+    return policy_from_dict(data, where=f"{where}: policy")
 
 
 def policy_from_dict(cfg: Mapping, where: str = "policy") -> Policy:
@@ -273,7 +273,7 @@ def _typed(value: Any, kind: str, where: str, nullable: bool = False) -> Any:
     if value is None:
         if nullable:
             return None
-        raise PolicyConfigError(f"must be a {kind}, not null", where)
+        raise PolicyConfigError(f"must be {kind}, not null", where)
     ok = {
         _INT: isinstance(value, int) and not isinstance(value, bool),
         _FLOAT: isinstance(value, (int, float)) and not isinstance(value, bool),
@@ -282,7 +282,7 @@ def _typed(value: Any, kind: str, where: str, nullable: bool = False) -> Any:
         _TOOLS: isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value),
     }[kind]
     if not ok:
-        raise PolicyConfigError(f"must be a {kind}, got {value!r}", where)
+        raise PolicyConfigError(f"must be {kind}, got {value!r}", where)
     if kind == _TOOLS:
         return tuple(value)
     if kind == _FLOAT:

@@ -299,8 +299,9 @@ class Ledger:
             self.open.append(seg)
         elif role in ("system", "developer") or (role == "user" and not self._task_seen):
             # terms of the task statement are everywhere already; their reuse says nothing
-            self._protected_terms |= terms(text)
-            self.carried.update(map(hash, terms(text)))
+            task_terms = terms(text)
+            self._protected_terms |= task_terms
+            self.carried.update(map(hash, task_terms))
             self._task_seen = self._task_seen or role == "user"
         elif role == "user":
             self.carried.update(map(hash, terms(text)))

@@ -44,7 +44,8 @@ def notify(observers: list, event: str, session: Any, *args: Any) -> None:
 
 
 def tracing_disabled_by_env() -> bool:
-    return os.environ.get("CONTEXTKIT_TRACING", "").strip().lower() in ("off", "0", "false", "no", "none")
+    v = os.environ.get("CONTEXTKIT_TRACING")
+    return v is not None and v.strip().lower() in ("off", "0", "false", "no", "none", "")
 
 
 def default_observers(tracing: Any, session: Any) -> list:
@@ -58,6 +59,12 @@ def default_observers(tracing: Any, session: Any) -> list:
     if tracing is None or tracing is True:
         try:
             import tracing as _tracing  # the sibling package; contextkit works without it
+
+            if not hasattr(_tracing, "session_observer"):
+                raise ImportError(
+                    f"the module 'tracing' at {getattr(_tracing, '__file__', '?')} is not contextkit's tracing "
+                    "package (another distribution named 'tracing' shadows it)"
+                )
             observer = _tracing.session_observer(session)
         except Exception as e:  # noqa: BLE001
             if tracing is True:

@@ -52,9 +52,9 @@ class StepRecord:
     started_at: float  # epoch seconds
     latency_ms: float = 0.0
     provider: str | None = None
-    messages_sent: list[dict] = field(default_factory=list)
-    tools: list[dict] | None = None
-    invocation_params: dict[str, Any] = field(default_factory=dict)  # never credentials
+    messages_sent: list[dict] = field(default_factory=list, repr=False)
+    tools: list[dict] | None = field(default=None, repr=False)
+    invocation_params: dict[str, Any] = field(default_factory=dict, repr=False)  # never credentials
     stream: bool = False
     tokens_before: int = 0
     tokens_after: int = 0
@@ -71,10 +71,10 @@ class StepRecord:
     cost_note: str | None = None  # why cost is None, or how it was priced
     finish_reason: str | None = None
     response_model: str | None = None
-    response_message: dict | None = None  # the assistant message: content, reasoning, tool_calls
+    response_message: dict | None = field(default=None, repr=False)  # the assistant message: content, reasoning, tool_calls
     error: str | None = None  # "RateLimitError: ..." when the call failed
     guard_events: list[GuardEvent] = field(default_factory=list)
-    prepare: PrepareReport | None = None
+    prepare: PrepareReport | None = field(default=None, repr=False)
     time_to_first_token_ms: float | None = None  # streams: from the call to the first chunk
     chunks: int | None = None  # streams: chunks the caller received
     stream_complete: bool | None = None  # streams: False if it failed or was closed before its end

@@ -90,6 +90,10 @@ class Session:
     def prepare(self, messages: list[dict]) -> list[dict]:
         """The messages to send instead of `messages` (never mutated). Raises InvalidMessagesError
         for malformed input; any internal error sends `messages` unchanged and is recorded."""
+        return self._prepare(messages)[0]
+
+    def _prepare(self, messages: list[dict]) -> tuple[list[dict], PrepareReport]:
+        """`prepare` and the report of this very call (another thread may prepare right after)."""
         messages = as_dicts(messages)  # litellm's Message objects are welcome, as litellm takes them
         with self._lock:
             t0 = time.perf_counter()
@@ -98,7 +102,7 @@ class Session:
             except InvalidMessagesError:
                 raise
             except Exception as e:  # noqa: BLE001 - fail-open is the contract
-                return self._fail_open(messages, e, t0)
+                return self._fail_open(messages, e, t0), self.reports[-1]
             self.step += 1
             step = self.step
             report = PrepareReport(step, len(messages), self.ledger.raw_tokens, self.ledger.raw_tokens)
@@ -115,12 +119,12 @@ class Session:
                         out = list(messages)
                         report.fallback = f"the request would have been invalid ({problem}); sent unchanged"
             except Exception as e:  # noqa: BLE001
-                return self._fail_open(messages, e, t0, report)
+                return self._fail_open(messages, e, t0, report), report
             report.tokens_after = self.ledger.sent_tokens
             report.duration_ms = (time.perf_counter() - t0) * 1000
             self.reports.append(report)
             notify(self.observers, "prepared", self, report)
-            return out
+            return out, report
 
     def _decide(self, step: int, report: PrepareReport) -> list[Segment]:
         if self._edited_assistants:

@@ -19,7 +19,7 @@ def test_dict_config_on_top_of_a_preset():
     "cfg, where, words",
     [
         ({"max_agee": 3}, "policy.max_agee", "did you mean 'max_age'"),
-        ({"keep_last": "three"}, "policy.keep_last", "must be a int"),
+        ({"keep_last": "three"}, "policy.keep_last", "must be an int"),
         ({"tools": {"grep": {"keep_lst": 1}}}, "policy.tools.grep.keep_lst", "did you mean 'keep_last'"),
         ({"trigger_fraction": 1.5}, "policy.trigger_fraction", "(0, 1]"),
         ({"preset": "defualt"}, "policy.preset", "did you mean 'default'"),
