@@ -115,7 +115,17 @@ def render(t: Totals, *, seconds: float, priced_as: str | None, prices: tuple[fl
     add = lines.append
     restores = f" ({t.restores} restore_context)" if t.restores else ""
     add(f"  steps         {_n(t.steps, 'model call')}, {_n(t.tool_calls, 'tool call')}{restores}, {seconds:.1f} s")
-    add(f"  tokens sent   {t.input_tokens:,}; the same requests unpruned {t.raw_tokens:,} ({_pct(t.saved_tokens, t.raw_tokens)})")
+    if baseline is not None:  # the honest saving first: a whole run without pruning, extra steps counted
+        cost = f", ${baseline.cost_usd:.4f}" if baseline.cost_usd is not None else ""
+        fewer = _change(t.input_tokens, baseline.input_tokens, "fewer tokens", "more tokens") if baseline.input_tokens else ""
+        cheaper = _change(t.cost_usd, baseline.cost_usd, "lower cost", "higher cost") if t.cost_usd is not None and baseline.cost_usd else ""
+        extra = t.steps - baseline.steps
+        why = f", its {_n(extra, 'extra step')} (re-reads, restores) included" if extra > 0 else ""
+        add(f"  saved         this run: {fewer}{', ' + cheaper if cheaper else ''}{why}")
+        add(f"                than the same agent with --policy none: {_n(baseline.steps, 'model call')}, "
+            f"{baseline.input_tokens:,} tokens{cost}")
+    add(f"  tokens sent   {t.input_tokens:,}; the same requests unpruned {t.raw_tokens:,} "
+        f"({_pct(t.saved_tokens, t.raw_tokens)}, what the trace store accounts step by step)")
     if t.cost_usd is None:
         add("  cost          not priced (litellm's price map has no entry for this model)")
     else:
@@ -124,15 +134,6 @@ def render(t: Totals, *, seconds: float, priced_as: str | None, prices: tuple[fl
         if priced_as and prices:
             add(f"                priced as {priced_as} from litellm's price map "
                 f"(${prices[0] * 1e6:.2f} / ${prices[1] * 1e6:.2f} per 1M input / output tokens)")
-    if baseline is not None:
-        cost = f", ${baseline.cost_usd:.4f}" if baseline.cost_usd is not None else ""
-        add(f"  no pruning    the same agent with --policy none: {_n(baseline.steps, 'model call')}, "
-            f"{baseline.input_tokens:,} tokens{cost}")
-        fewer = _change(t.input_tokens, baseline.input_tokens, "fewer tokens", "more tokens") if baseline.input_tokens else ""
-        cheaper = _change(t.cost_usd, baseline.cost_usd, "lower cost", "higher cost") if t.cost_usd is not None and baseline.cost_usd else ""
-        extra = t.steps - baseline.steps
-        why = f", its {_n(extra, 'extra step')} included" if extra > 0 else ""
-        add(f"                this run: {fewer}{', ' + cheaper if cheaper else ''}{why}")
     if t.pruned:
         add(f"  pruned        {len(t.pruned)} tool results, e.g.")
         for handle, what, reason in _examples(t.pruned):
