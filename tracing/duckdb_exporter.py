@@ -14,7 +14,6 @@ import hashlib
 import json
 import logging
 import os
-import random
 import time
 from itertools import repeat
 from typing import Any, Sequence
@@ -23,7 +22,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from . import conventions as C
 from .schema import CONTENT_TABLES, SCHEMA_VERSION, TABLES, ddl
-from .store import is_lock_conflict
+from .store import connect
 
 log = logging.getLogger("contextkit.tracing")
 
@@ -305,21 +304,10 @@ class DuckDBSpanExporter(SpanExporter):
             con.close()
 
     def _connect(self, deadline: float) -> Any:
-        import duckdb
-
         if not self._ready:
             _make_private_dir(os.path.dirname(self.path))
-        delay = 0.005
-        while True:
-            try:
-                # one thread: batches are small, and the agent needs the other cores
-                con = duckdb.connect(self.path, config={"threads": 1, "default_block_size": _BLOCK_SIZE})
-                break
-            except duckdb.IOException as e:
-                if not is_lock_conflict(e) or time.monotonic() + delay > deadline:
-                    raise
-                time.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 0.1)
+        # one thread: batches are small, and the agent needs the other cores
+        con = connect(self.path, deadline, config={"threads": 1, "default_block_size": _BLOCK_SIZE}, max_delay=0.1)
         if not self._ready:
             for p in (self.path, self.path + ".wal"):
                 if os.path.exists(p):

@@ -43,19 +43,12 @@ class TraceStore:
 
         if not os.path.exists(self.path):
             raise FileNotFoundError(f"no trace store at {self.path}")
-        deadline = time.monotonic() + self.timeout
-        delay = 0.005
-        while True:
-            try:
-                con = duckdb.connect(self.path, read_only=True)
-                break
-            except duckdb.IOException as e:
-                if not is_lock_conflict(e):
-                    raise  # not a DuckDB file, unreadable, ...: waiting will not help
-                if time.monotonic() + delay > deadline:
-                    raise StoreBusyError(f"trace store {self.path} stayed locked for {self.timeout:.0f} s: {e}") from e
-                time.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 0.05)
+        try:
+            con = connect(self.path, time.monotonic() + self.timeout, read_only=True)
+        except duckdb.IOException as e:
+            if not is_lock_conflict(e):
+                raise  # not a DuckDB file, unreadable, ...: waiting did not help
+            raise StoreBusyError(f"trace store {self.path} stayed locked for {self.timeout:.0f} s: {e}") from e
         try:
             cur = con.execute(sql, params or [])
             names = [d[0] for d in cur.description]
@@ -135,6 +128,22 @@ class TraceStore:
             r["attributes"] = _loads(r.get("attributes")) or {}
             r["events"] = _loads(r.get("events")) or []
         return rows
+
+
+def connect(path: str, deadline: float, *, read_only: bool = False, config: dict | None = None, max_delay: float = 0.05) -> Any:
+    """A DuckDB connection, retried with jittered backoff while another process holds the file
+    (one writer OR many readers per file); any other error, or the deadline, raises at once."""
+    import duckdb
+
+    delay = 0.005
+    while True:
+        try:
+            return duckdb.connect(path, read_only=read_only, config=config or {})
+        except duckdb.IOException as e:
+            if not is_lock_conflict(e) or time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, max_delay)
 
 
 def is_lock_conflict(e: Exception) -> bool:
