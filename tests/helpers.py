@@ -23,6 +23,17 @@ def missing_external(what: str, how: str) -> None:
     pytest.skip(msg)
 
 
+def stop_process(proc, wait: float = 10.0) -> None:
+    """Terminate a server a test started; kill it if it does not stop in time."""
+    import subprocess
+
+    proc.terminate()
+    try:
+        proc.wait(wait)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def trajectory_files() -> list[Path]:
     return sorted(TRAJECTORIES.glob("*.json"))
 

@@ -23,7 +23,7 @@ import pytest
 import tracing
 from contextkit import Session
 
-from helpers import conversation, missing_external
+from helpers import conversation, missing_external, stop_process
 from tracing_agent import replay
 
 pytestmark = pytest.mark.slow
@@ -68,11 +68,7 @@ def phoenix(tmp_path):
                 time.sleep(0.5)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, 15)
         log.close()
 
 

@@ -21,7 +21,7 @@ import pytest
 from tracing.store import TraceStore
 from viewer.launch import free_port
 
-from helpers import REPO, missing_external
+from helpers import REPO, missing_external, stop_process
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOT = REPO / "docs" / "img" / "viewer.png"  # the README's picture: rewritten in CI or on request
@@ -70,11 +70,7 @@ def viewer_url(viewer_store, tmp_path):
         _wait_healthy(url, proc)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
 def _idle(page, timeout: float = 30_000) -> None:
