@@ -153,7 +153,7 @@ def main() -> None:
 
 def tracing_on(msgs, points, expected, base_url: str, policy: str, pause_ms: float) -> None:
     try:
-        import tracing
+        from contextkit import tracing
     except Exception as e:  # noqa: BLE001
         print(f"tracing on: not measured ({type(e).__name__}: {e})")
         return

@@ -75,7 +75,7 @@ def replay(msgs: list[dict], model: str, name: str) -> int:
 
 def templates(path: Path) -> float:
     """Step 1: the real traced runs. Returns seconds."""
-    import tracing
+    from contextkit import tracing
 
     t0 = time.perf_counter()
     tracing.configure(db_path=str(path))
@@ -92,7 +92,7 @@ def clone(template: Path, out: Path, runs: int, steps: int) -> dict:
     import duckdb
     import pyarrow as pa
 
-    from tracing.schema import TABLES
+    from contextkit.tracing.schema import TABLES
 
     t0 = time.perf_counter()
     shutil.copy(template, out)
@@ -141,7 +141,7 @@ def timed_pages(store: Path, repeat: int) -> dict:
     _quiet_streamlit()
     from streamlit.testing.v1 import AppTest
 
-    from tracing.store import TraceStore
+    from contextkit.tracing.store import TraceStore
 
     os.environ["CONTEXTKIT_VIEW_STORE"] = str(store)
     app = str(REPO / "viewer" / "app.py")
@@ -184,7 +184,7 @@ def timed_pages(store: Path, repeat: int) -> dict:
 
 def query_times(store: Path, run_id: str) -> dict:
     """The reads behind the pages, cold, each on its own (what to index if a page is slow)."""
-    from viewer import data
+    from contextkit.viewer import data
 
     import streamlit as st
 

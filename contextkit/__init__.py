@@ -20,7 +20,7 @@ from .ledger import Segment
 from .policy import Placeholder, Policy, ToolRule
 from .presets import PRESETS
 from .restore import RESTORE_TOOL_NAME, restore_tool
-from .observers import Observer
+from .observer import Observer
 from .records import GuardEvent, PrepareReport, StepRecord, ToolRecord
 from .session import Session
 
@@ -28,7 +28,7 @@ __version__ = "0.1.0"
 
 # Names whose modules import heavier things (litellm): loaded on first use (PEP 562).
 _LAZY = {
-    "wrap": "contextkit.calls",
+    "wrap": "contextkit.wrapping",
     "Budget": "contextkit.guards",
     "LoopGuard": "contextkit.guards",
     "evaluate": "contextkit.evaluation",

@@ -1,7 +1,7 @@
 """Model calls through a session: the one-line change at a `litellm.completion` call site.
 
     response = session.completion(model=..., messages=messages, tools=tools)   # was litellm.completion
-    completion = contextkit.wrap(litellm.completion)                           # or wrap your own callable
+    completion = contextkit.wrap(litellm.completion)                           # or wrap your own callable (wrapping.py)
 
 Each call: check the session's config, `session.prepare(messages)` (malformed input raises here,
 before anything is sent), the guards (budget from a pre-call estimate, loop detection), then
@@ -22,8 +22,6 @@ usage, tokens are counted locally and the step is marked `usage_estimated`.
 
 from __future__ import annotations
 
-import functools
-import inspect
 import json
 import logging
 import re
@@ -54,68 +52,20 @@ def complete(session: Any, **kwargs: Any) -> Any:
     """`litellm.completion(**kwargs)` through `session` (what `Session.completion` calls)."""
     import litellm
 
-    return _call(session, litellm.completion, kwargs)
+    return call(session, litellm.completion, kwargs)
 
 
 async def acomplete(session: Any, **kwargs: Any) -> Any:
     """`litellm.acompletion(**kwargs)` through `session` (what `Session.acompletion` calls)."""
     import litellm
 
-    return await _acall(session, litellm.acompletion, kwargs)
-
-
-def wrap(fn: Callable[..., Any], session: Any = None, **session_kwargs: Any) -> Callable[..., Any]:
-    """Wrap a litellm-compatible completion callable (`litellm.completion`, `litellm.acompletion`,
-    `router.completion`, ...) so every call goes through a session. The wrapper takes the same
-    arguments and returns what `fn` returns; `wrapper.session` is the session.
-
-    `session`: an existing `Session`; otherwise one is made from `session_kwargs` (policy, model,
-    budget, loop_guard, prices, tracing, ...), so a bad policy config raises here, at wrap time.
-    """
-    if not callable(fn):
-        raise TypeError(f"wrap() expects a callable such as litellm.completion, got {type(fn).__name__}")
-    if session is not None and session_kwargs:
-        raise TypeError(f"wrap(): pass either session= or Session arguments ({', '.join(session_kwargs)}), not both")
-    if session is None:
-        from .session import Session
-
-        session = Session(**session_kwargs)
-
-    if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None)):
-
-        @functools.wraps(fn)
-        async def awrapped(*args: Any, **kwargs: Any) -> Any:
-            return await _acall(session, fn, _with_positional(args, kwargs))
-
-        awrapped.session = session  # type: ignore[attr-defined]
-        return awrapped
-
-    @functools.wraps(fn)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        return _call(session, fn, _with_positional(args, kwargs))
-
-    wrapped.session = session  # type: ignore[attr-defined]
-    return wrapped
-
-
-def _with_positional(args: tuple, kwargs: dict) -> dict:
-    """litellm's signature is completion(model, messages=..., ...): map up to two positionals."""
-    if not args:
-        return kwargs
-    if len(args) > 2:
-        raise TypeError(f"completion() takes at most 2 positional arguments (model, messages), got {len(args)}")
-    out = dict(kwargs)
-    for name, value in zip(("model", "messages"), args):
-        if name in out:
-            raise TypeError(f"completion() got multiple values for argument {name!r}")
-        out[name] = value
-    return out
+    return await acall(session, litellm.acompletion, kwargs)
 
 
 # ---------------------------------------------------------------------- the call
 
 
-def _call(session: Any, fn: Callable[..., Any], kwargs: dict) -> Any:
+def call(session: Any, fn: Callable[..., Any], kwargs: dict) -> Any:
     step = _Step(session, kwargs)
     while True:
         try:
@@ -129,7 +79,7 @@ def _call(session: Any, fn: Callable[..., Any], kwargs: dict) -> Any:
     return step.finished(response)
 
 
-async def _acall(session: Any, fn: Callable[..., Any], kwargs: dict) -> Any:
+async def acall(session: Any, fn: Callable[..., Any], kwargs: dict) -> Any:
     step = _Step(session, kwargs)
     while True:
         try:

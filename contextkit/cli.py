@@ -14,7 +14,7 @@ from . import __version__
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("contextkit.demo.cli", "run the demo coding agent (scripted model, no API key) with tracing on"),
     "eval": ("contextkit.evaluation.cli", "replay recorded trajectories through pruning policies and score them"),
-    "view": ("viewer.launch", "open the trace viewer (Streamlit) on a trace store"),
+    "view": ("contextkit.viewer.launch", "open the trace viewer (Streamlit) on a trace store"),
 }
 
 

@@ -1,5 +1,6 @@
-"""Observers receive a run's events (tracing is one). They never break the agent: an observer
-that raises is reported once in `Session.observer_errors` and the run goes on.
+"""How a session tells its observers (`contextkit.observer.Observer`) about its run, and which
+observers a new session starts with (tracing's, unless switched off). Observers never break the
+agent: one that raises is reported once in `Session.observer_errors` and the run goes on.
 """
 
 from __future__ import annotations
@@ -8,25 +9,7 @@ import logging
 import os
 from typing import Any
 
-from .records import PrepareReport, StepRecord, ToolRecord
-
 log = logging.getLogger("contextkit")
-
-
-class Observer:
-    """Subclass and override what you need; every method is optional."""
-
-    def run_started(self, session: Any) -> None: ...
-
-    def prepared(self, session: Any, report: PrepareReport) -> None: ...
-
-    def step_finished(self, session: Any, record: StepRecord) -> None: ...
-
-    def tool_started(self, session: Any, record: ToolRecord) -> None: ...
-
-    def tool_finished(self, session: Any, record: ToolRecord) -> None: ...
-
-    def run_finished(self, session: Any) -> None: ...
 
 
 def notify(observers: list, event: str, session: Any, *args: Any) -> None:
@@ -58,13 +41,8 @@ def default_observers(tracing: Any, session: Any) -> list:
         return []
     if tracing is None or tracing is True:
         try:
-            import tracing as _tracing  # the sibling package; contextkit works without it
+            from . import tracing as _tracing  # imported on first use: `import contextkit` stays light
 
-            if not hasattr(_tracing, "session_observer"):
-                raise ImportError(
-                    f"the module 'tracing' at {getattr(_tracing, '__file__', '?')} is not contextkit's tracing "
-                    "package (another distribution named 'tracing' shadows it)"
-                )
             observer = _tracing.session_observer(session)
         except Exception as e:  # noqa: BLE001
             if tracing is True:

@@ -11,7 +11,7 @@ import time
 import uuid
 from typing import Any
 
-from . import validity
+from . import calls, validity
 from .config import resolve_policy
 from .errors import InvalidMessagesError, PolicyConfigError, PruningFailedError, UnknownHandleError
 from .ledger import KEPT, PINNED, PRUNED, RESTORED, Ledger, Segment
@@ -342,15 +342,11 @@ class Session:
     def completion(self, **kwargs: Any) -> Any:
         """`litellm.completion` with this session's pruning, accounting and guards; takes exactly
         litellm's arguments and returns litellm's own response (or stream) unchanged."""
-        from .calls import complete
-
-        return complete(self, **kwargs)
+        return calls.complete(self, **kwargs)
 
     async def acompletion(self, **kwargs: Any) -> Any:
         """The async twin of `completion` (`litellm.acompletion`)."""
-        from .calls import acomplete
-
-        return await acomplete(self, **kwargs)
+        return await calls.acomplete(self, **kwargs)
 
     # ------------------------------------------------------------------ tools and lifecycle
 

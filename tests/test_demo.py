@@ -22,7 +22,7 @@ import pytest
 import contextkit
 from contextkit.demo import agent, cli as demo_cli, scripted_model, workspace
 from contextkit.demo.tools import Toolbox
-from tracing.store import TraceStore
+from contextkit.tracing.store import TraceStore
 
 
 def _contextkit() -> list[str]:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-import tracing
+from contextkit import tracing
 from contextkit import Session
 from contextkit.cli import main
 from contextkit.evaluation import TrajectoryError, evaluate, load_trajectories

@@ -10,7 +10,7 @@ from nbclient import NotebookClient
 import json
 
 import contextkit
-import tracing
+from contextkit import tracing
 
 from helpers import REPO, trajectory_files
 from tracing_agent import replay

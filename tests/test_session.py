@@ -244,15 +244,3 @@ def test_messages_that_json_cannot_encode_and_a_failing_rewind_keep_handles_uniq
     for handle, text in before.items():
         assert s.restore(handle) == text  # old handles still mean what they meant
     assert len({seg.handle for seg in s.ledger._all}) == len(s.ledger._all)
-
-
-def test_a_foreign_tracing_package_is_named_and_skipped(monkeypatch, caplog):
-    import sys
-    import types
-
-    monkeypatch.setitem(sys.modules, "tracing", types.ModuleType("tracing"))  # e.g. PyPI's unrelated 'tracing'
-    with caplog.at_level("WARNING", logger="contextkit"):
-        s = Session()
-    assert s.observers == [] and "not contextkit's tracing package" in caplog.text
-    with pytest.raises(ImportError, match="shadows it"):
-        Session(tracing=True)

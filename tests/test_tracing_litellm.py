@@ -9,9 +9,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-import tracing
+from contextkit import tracing
 from contextkit import Session
-from tracing.store import TraceStore
+from contextkit.tracing.store import TraceStore
 
 LiteLLMInstrumentor = pytest.importorskip("openinference.instrumentation.litellm").LiteLLMInstrumentor
 

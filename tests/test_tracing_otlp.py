@@ -11,10 +11,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-import tracing
+from contextkit import tracing
 from contextkit import Policy, Session
-from tracing.config import TracingConfigError, datadog_endpoint, otlp_from_env
-from tracing.store import TraceStore
+from contextkit.tracing.config import TracingConfigError, datadog_endpoint, otlp_from_env
+from contextkit.tracing.store import TraceStore
 
 from helpers import conversation
 from otlp_receiver import OTLPReceiver

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-import tracing
+from contextkit import tracing
 from contextkit import Session
 
 from helpers import conversation, missing_external, stop_process

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tracing.privacy import REDACTED, Masker, mask_secrets
+from contextkit.tracing.privacy import REDACTED, Masker, mask_secrets
 
 SECRETS = [
     ("openai_key", "OPENAI_API_KEY=sk-proj-" + "Ab3dEf6hIj9kLm2nOp5qRs8t" * 2),

@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from tracing.store import StoreBusyError, TraceStore
+from contextkit.tracing.store import StoreBusyError, TraceStore
 
 AGENT = str(Path(__file__).resolve().parent / "tracing_agent.py")
 

@@ -8,9 +8,9 @@ import stat
 
 import pytest
 
-import tracing
+from contextkit import tracing
 from contextkit import Policy, Session
-from tracing.store import TraceStore
+from contextkit.tracing.store import TraceStore
 
 from helpers import conversation
 from tracing_agent import replay

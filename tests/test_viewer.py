@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tracing.store import TraceStore
-from viewer import composition as comp
-from viewer import ui
+from contextkit.tracing.store import TraceStore
+from contextkit.viewer import composition as comp
+from contextkit.viewer import ui
 
 from helpers import REPO
 
@@ -204,7 +204,7 @@ def test_replay_of_a_run_still_being_written(monkeypatch, viewer_store):
 
 
 def test_composition_splits_reasoning_and_draws_the_limit_when_it_is_near():
-    from viewer import charts as ch
+    from contextkit.viewer import charts as ch
 
     rows = [
         {"kind": "system", "tokens": 50, "sent_tokens": 50},

@@ -18,8 +18,8 @@ import urllib.request
 
 import pytest
 
-from tracing.store import TraceStore
-from viewer.launch import free_port
+from contextkit.tracing.store import TraceStore
+from contextkit.viewer.launch import free_port
 
 from helpers import REPO, missing_external, stop_process
 

@@ -13,9 +13,9 @@ import duckdb
 import pytest
 
 from contextkit.evaluation import evaluate, trajectories_from_store
-from tracing.store import TraceStore
-from viewer import composition as comp
-from viewer import ui
+from contextkit.tracing.store import TraceStore
+from contextkit.viewer import composition as comp
+from contextkit.viewer import ui
 
 from helpers import REPO
 from test_viewer import assert_clean, open_app, texts
@@ -129,7 +129,7 @@ def test_a_run_is_followed_while_its_agent_writes_it(monkeypatch, tmp_path):
 
 
 def _empty_store(path) -> None:
-    from tracing.schema import ddl
+    from contextkit.tracing.schema import ddl
 
     con = duckdb.connect(str(path))
     for stmt in ddl():

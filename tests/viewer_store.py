@@ -170,7 +170,7 @@ def own_client_agent() -> str:
 def build(path: str | os.PathLike, trajectories_dir: Path = TRAJECTORIES) -> dict[str, str]:
     """Write the runs into a store at `path`; returns {role: run_id}. The open run stays open only if
     the process then leaves without running its exit hooks (see main)."""
-    import tracing
+    from contextkit import tracing
     from openai_server import OpenAIServer
 
     tracing.configure(db_path=str(path))

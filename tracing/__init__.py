@@ -5,7 +5,7 @@ A `contextkit.Session` uses it by itself (`contextkit.observers.default_observer
 with the environment (`CONTEXTKIT_TRACE_DB`, `CONTEXTKIT_TRACING=off`, `OTEL_EXPORTER_OTLP_*`,
 `OTEL_SERVICE_NAME`, `DD_API_KEY` + `DD_SITE`, `OPENINFERENCE_HIDE_*`) or in code:
 
-    import tracing
+    from contextkit import tracing
     tracing.configure(db_path="runs.duckdb", tracer_provider=my_provider)
     store = tracing.TraceStore("runs.duckdb")     # read it back (docs/trace-store.md)
 """

@@ -17,7 +17,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from contextkit.observers import Observer
+from contextkit.observer import Observer
 from contextkit.records import PrepareReport, StepRecord, ToolRecord
 
 from . import builders as B

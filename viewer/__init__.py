@@ -2,7 +2,7 @@
 
     contextkit view [STORE] [--port P]
 
-It only reads the store, through `tracing.store.TraceStore` (read-only, connect-query-close, so
+It only reads the store, through `contextkit.tracing.store.TraceStore` (read-only, connect-query-close, so
 agents writing to the same file are never blocked), and replays runs offline through
 `contextkit.evaluation` for the what-if page. Pages: runs, replay, compare, what-if.
 """

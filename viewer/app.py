@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from viewer import data, ui
+from contextkit.viewer import data, ui
 
 st.set_page_config(page_title="contextkit viewer", page_icon=":material/view_timeline:", layout="wide",
                    initial_sidebar_state="collapsed")

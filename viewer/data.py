@@ -1,4 +1,4 @@
-"""Every read the viewer makes, through `tracing.store.TraceStore` (read-only, connect-query-close:
+"""Every read the viewer makes, through `contextkit.tracing.store.TraceStore` (read-only, connect-query-close:
 never a connection held open, so agents writing to the file are not blocked), cached by Streamlit.
 
 Cache keys carry a version: the file's signature for the runs list, and (status, steps, end) of a
@@ -45,7 +45,7 @@ class StepView:
 
 
 def _store(path: str):
-    from tracing.store import TraceStore
+    from contextkit.tracing.store import TraceStore
 
     return TraceStore(path, timeout=5.0)
 
@@ -55,7 +55,7 @@ def store_path() -> str:
     p = os.environ.get(ENV_STORE)
     if p:
         return os.path.abspath(os.path.expanduser(p))
-    from tracing.store import TraceStore
+    from contextkit.tracing.store import TraceStore
 
     try:
         return TraceStore().path
@@ -103,7 +103,7 @@ def _duckdb_file(path: str) -> bool:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _check(path: str, sig: tuple) -> StoreState:
-    from tracing.store import SCHEMA_VERSION, StoreBusyError
+    from contextkit.tracing.store import SCHEMA_VERSION, StoreBusyError
 
     try:
         version = _store(path).schema_version

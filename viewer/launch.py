@@ -41,7 +41,7 @@ def store_path(given: str | None) -> str:
     """The store to show: the argument, else tracing's default ('' when CONTEXTKIT_TRACE_DB=off)."""
     if given:
         return os.path.abspath(os.path.expanduser(given))
-    from tracing.store import TraceStore
+    from contextkit.tracing.store import TraceStore
 
     try:
         return TraceStore().path

@@ -95,7 +95,7 @@ def status_badge(status: str) -> str:
 @contextlib.contextmanager
 def guard(what: str = "this page") -> Iterator[None]:
     """Show a read failure as a message (st.stop and page switches pass through: they are BaseException)."""
-    from tracing.store import StoreBusyError
+    from contextkit.tracing.store import StoreBusyError
 
     try:
         yield

@@ -189,7 +189,7 @@ def _trace_store(path: str | None) -> str | None:
     if tracing_disabled_by_env():
         return None
     try:
-        import tracing
+        from contextkit import tracing
     except ImportError:
         return None
     t = tracing.configure(db_path=os.path.abspath(path)) if path else tracing.current()
@@ -198,8 +198,8 @@ def _trace_store(path: str | None) -> str | None:
 
 def _flush_and_check(store: str, run_id: str) -> bool:
     """Write the pending spans now, then ask the store for the run (read-only)."""
-    import tracing
-    from tracing.store import TraceStore
+    from contextkit import tracing
+    from contextkit.tracing.store import TraceStore
 
     tracing.flush(timeout=15.0, store_only=True)  # the summary reads the store; OTLP goes on behind
     try:

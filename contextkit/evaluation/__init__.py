@@ -14,7 +14,8 @@ from .policies import RAW, default_policy_names
 from .replay import evaluate
 from .results import EvalResult, StepRow, Totals
 from .store import trajectories_from_store
-from .trajectories import Trajectory, TrajectoryError, load_trajectories
+from .trajectories import load_trajectories
+from .trajectory import Trajectory, TrajectoryError
 
 __all__ = [
     "evaluate",

@@ -19,7 +19,8 @@ from ..errors import InvalidMessagesError
 from .metrics import TextTokens, cache_cost, evidence, is_valid, message_key, message_text
 from .policies import Runner, resolve_runners
 from .results import EvalResult, StepRow, Totals
-from .trajectories import Trajectory, TrajectoryError, load_trajectories
+from .trajectories import load_trajectories
+from .trajectory import Trajectory, TrajectoryError
 
 
 class _Facts:

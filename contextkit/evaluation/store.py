@@ -6,7 +6,7 @@ The store keeps, for every step, the list the agent would have sent without cont
 for an agent that appends to its conversation (nearly all do) every earlier request is a prefix of
 it, which is exactly what the replay shows each policy. A run traced through `prepare` alone (no
 model call recorded) has no output for its last step, so that step is not replayed.
-Runs are read through `tracing.store.TraceStore` (read-only, connect-query-close: never blocks agents).
+Runs are read through `contextkit.tracing.store.TraceStore` (read-only, connect-query-close: never blocks agents).
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from .trajectories import Trajectory, TrajectoryError
+from .trajectory import Trajectory, TrajectoryError
 
 
 def trajectories_from_store(path: str | Path, run_ids: Iterable[str] | None = None) -> list[Trajectory]:
     """One Trajectory per run in the store (oldest first), or per run in `run_ids`."""
     try:
-        from tracing.store import TraceStore
+        from contextkit.tracing.store import TraceStore
     except ImportError as e:
         raise TrajectoryError(f"{path}: reading a trace store needs contextkit's `tracing` package ({e})") from e
     store = TraceStore(str(path))

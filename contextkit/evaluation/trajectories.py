@@ -1,10 +1,10 @@
-"""Recorded agent runs to replay: the shared JSON trajectory format and, through `store.py`, runs
-recorded in a contextkit trace store.
+"""Recorded agent runs to replay, from wherever they are: the shared JSON trajectory format and
+runs recorded in a contextkit trace store (`store.py`).
 
 A trajectory file is `{"id", "source", "model", "task", "messages": [OpenAI chat messages], "meta"}`
 (../shared/data/trajectories/SOURCES.md); a directory holds one file per trajectory. Every source
-yields `Trajectory` objects, so the replay never cares where a run came from: adding a source is
-one loader function registered in `_SOURCES`.
+yields `Trajectory` objects (`trajectory.py`), so the replay never cares where a run came from:
+adding a source is one loader function registered in `_SOURCES`.
 """
 
 from __future__ import annotations
@@ -12,53 +12,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from ..errors import ContextkitError
-
-
-class TrajectoryError(ContextkitError, ValueError):
-    """A path given to the evaluation is missing, of an unknown kind, or not a trajectory."""
-
-
-@dataclass
-class Trajectory:
-    """One recorded agent run: the messages as the agent sent them, the final assistant turn included."""
-
-    id: str
-    messages: list[dict]
-    model: str | None = None
-    task: str | None = None
-    source: Any = None
-    meta: dict = field(default_factory=dict)
-    path: str | None = None  # where it was read from
-
-    @classmethod
-    def from_dict(cls, data: Any, where: str) -> "Trajectory":
-        """Check the shared format's shape (the engine checks each message when it replays)."""
-        if not isinstance(data, dict):
-            raise TrajectoryError(f"{where}: expected a JSON object with 'messages', got {type(data).__name__}")
-        msgs = data.get("messages")
-        if not isinstance(msgs, list) or not all(isinstance(m, dict) for m in msgs):
-            raise TrajectoryError(f"{where}: 'messages' must be a list of message objects")
-        tid = data.get("id") or Path(where).stem
-        return cls(
-            id=str(tid),
-            messages=msgs,
-            model=data.get("model"),
-            task=data.get("task"),
-            source=data.get("source"),
-            meta=dict(data.get("meta") or {}),
-            path=where,
-        )
-
-    @property
-    def steps(self) -> int:
-        """Model calls the replay makes: one before every assistant message but the first message."""
-        return sum(1 for i, m in enumerate(self.messages) if i > 0 and m.get("role") == "assistant")
-
+from .store import trajectories_from_store
+from .trajectory import Trajectory, TrajectoryError
 
 def load_json(path: Path) -> list[Trajectory]:
     """One trajectory per .json file; a file holding a JSON list holds several."""
@@ -72,9 +29,7 @@ def load_json(path: Path) -> list[Trajectory]:
 
 
 def load_store(path: Path) -> list[Trajectory]:
-    """The runs recorded in a contextkit trace store (the `tracing` package)."""
-    from .store import trajectories_from_store
-
+    """The runs recorded in a contextkit trace store (`contextkit.tracing`)."""
     return trajectories_from_store(path)
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from viewer import charts, data, ui
-from viewer import composition as comp
+from contextkit.viewer import charts, data, ui
+from contextkit.viewer import composition as comp
 
 
 def partner(df: pd.DataFrame, run: pd.Series) -> str | None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from viewer import charts, data, messages, ui
-from viewer import composition as comp
+from contextkit.viewer import charts, data, messages, ui
+from contextkit.viewer import composition as comp
 
 PAGE_SIZE = 12
 FILTERS = ["All", "Changed", "Pruned", "Tool results"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from viewer import ui
+from contextkit.viewer import ui
 
 SORTS = {
     "Newest": "started_at", "Cost": "cost_usd", "Saved by pruning ($)": "saved_usd", "Tokens saved": "tokens_saved",

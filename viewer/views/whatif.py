@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from viewer import charts, data, ui
+from contextkit.viewer import charts, data, ui
 
 FIRST_CHOICES = ("default", "observation-masking", "anthropic-clear-tool-uses", "opencode")
 
