@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import PolicyConfigError
-from .policy import RULE_FIELDS, Placeholder, Policy, ToolRule
+from .placeholders import TEMPLATE_FIELDS, Placeholder
+from .policy import RULE_FIELDS, Policy, ToolRule
 from .presets import PRESETS
 
 _INT = "an int"
@@ -56,11 +57,13 @@ _POLICY_TYPES = {
     "protect_tokens": _INT,
     "batch_slack": _INT,
     "min_cache_gain": _FLOAT,
+    "max_payback_steps": _INT,
     "clear_tool_inputs": _BOOL,
     "keep_thinking_turns": _INT,
     "enabled": _BOOL,
 }
-_NULLABLE = {"trigger_fraction", "keep_last", "max_age", "max_tokens", "max_chars", "include_tools", "keep_thinking_turns"}
+_NULLABLE = {"trigger_fraction", "keep_last", "max_age", "max_tokens", "max_chars", "include_tools", "keep_thinking_turns",
+             "max_payback_steps"}
 _PLACEHOLDER_TYPES = {
     "template": _STR,
     "head_chars": _INT,
@@ -68,8 +71,12 @@ _PLACEHOLDER_TYPES = {
     "key_lines": _INT,
     "key_line_chars": _INT,
     "key_terms": _INT,
+    "evidence": _FLOAT,
+    "evidence_min_tokens": _INT,
+    "evidence_max_tokens": _INT,
+    "evidence_terms": _INT,
 }
-_TEMPLATE_FIELDS = {"tool", "tokens", "chars", "age", "reason", "handle", "args", "args_digest", "preview_chars"}
+_TEMPLATE_FIELDS = TEMPLATE_FIELDS
 
 
 def resolve_policy(spec: Any) -> Policy:
@@ -159,7 +166,7 @@ def validate(policy: Policy, where: str = "policy") -> None:
     for key in ("trigger_tokens", "clear_at_least", "min_tokens", "protect_recent_turns", "protect_tokens", "batch_slack"):
         if getattr(policy, key) < 0:
             raise PolicyConfigError(f"must be >= 0, got {getattr(policy, key)}", f"{where}.{key}")
-    for key in ("keep_last", "max_age", "max_tokens", "max_chars", "keep_thinking_turns"):
+    for key in ("keep_last", "max_age", "max_tokens", "max_chars", "keep_thinking_turns", "max_payback_steps"):
         v = getattr(policy, key)
         if v is not None and v < 0:
             raise PolicyConfigError(f"must be >= 0, got {v}", f"{where}.{key}")

@@ -11,10 +11,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from . import messages as msgs
+from . import rules
 from .signals import CallFacts, call_facts, is_error, ordered_terms, terms
 from .tokens import MESSAGE_OVERHEAD, TokenCounter
 
@@ -38,7 +39,8 @@ class Segment:
     tool_call_id: str | None = None
     reasoning_tokens: int = 0
     state: str = KEPT
-    reason: str = "new"
+    rule: str = rules.NEW  # why it is in this state, as a code (contextkit.rules)
+    reason: str = "new"  # the same for people
     sent_tokens: int = 0  # as sent (the placeholder's size once pruned)
     used_count: int = 0  # later assistant turns that drew on its content
     superseded_by: str | None = None  # handle of the later segment that made it stale
@@ -47,6 +49,8 @@ class Segment:
     pruned_at: int | None = None
     args_text: str = field(default="", repr=False)  # the tool call's arguments (tool results)
     turn: int = field(default=0, repr=False)  # assistant messages before it
+    arrived_at: int = field(default=0, repr=False)  # the ledger's clock when it arrived
+    used_at: int = field(default=0, repr=False)  # the clock at its arrival or the last turn that drew on it
     ordinal: int = field(default=0, repr=False)  # tool results before it
     tool_ordinal: int = field(default=0, repr=False)  # results of the same tool before it
     call_handle: str | None = field(default=None, repr=False)  # the assistant turn that made the call
@@ -56,6 +60,13 @@ class Segment:
     def age(self, step: int) -> int:
         """Steps since the segment last mattered: its arrival or a later turn's use of it."""
         return step - self.last_used
+
+    def turns_unused(self, clock: int) -> int:
+        """Assistant turns since it last mattered (what `max_age` counts; see Ledger.clock)."""
+        return clock - self.used_at
+
+    def set_state(self, state: str, rule: str, reason: str) -> None:
+        self.state, self.rule, self.reason = state, rule, reason
 
     def as_dict(self, step: int) -> dict:
         return {
@@ -75,6 +86,7 @@ class Segment:
             "superseded_by": self.superseded_by,
             "is_error": self.is_error,
             "state": self.state,
+            "rule": self.rule,
             "reason": self.reason,
         }
 
@@ -115,11 +127,50 @@ class Ledger:
         self.open: list[Segment] = []  # tool results still kept, in order: what a policy may prune
         self.n_assistant = 0
         self.n_tool = 0
+        # The decision clock: new assistant turns seen so far (never goes back on a rewind). Ages
+        # count these, not calls, so a conversation gets the same decisions however often (and
+        # through whichever replica) it is sent: a retry changes nothing, a catch-up replays turns.
+        self.clock = 0
         self.first_user = -1  # index of the first user message (the task), -1 if none yet
         self.last_user = -1  # index of the latest user message
         self.rewound = False  # the last observe() found the agent's list changed, not just extended
+        self.turn_start = 0  # where the new messages of the request being decided start
         self.raw_tokens = 0
         self.sent_tokens = 0
+        self.modified: dict[str, Segment] = {}  # handle -> segment sent in a form of contextkit's
+
+    # ------------------------------------------------------------------ the sent form (surgery.Editor)
+
+    def edit(self, seg: Segment, message: dict, tokens: int | None = None) -> None:
+        """Send `seg` as `message` from now on (a placeholder, blanked arguments, cleared reasoning)."""
+        if tokens is None:
+            tokens = self.count_message(message)
+        if seg.index >= 0:
+            self.sent_tokens += tokens - seg.sent_tokens
+        seg.sent_message, seg.sent_tokens = message, tokens
+        self.modified[seg.handle] = seg
+
+    def revert(self, seg: Segment) -> None:
+        """Send `seg` exactly as the agent sent it again."""
+        if seg.index >= 0:
+            self.sent_tokens += seg.tokens - seg.sent_tokens
+        seg.sent_message, seg.sent_tokens = None, seg.tokens
+        self.modified.pop(seg.handle, None)
+
+    def count_message(self, m: Mapping) -> int:
+        """Tokens of a message as the ledger counts them (text, tool calls, reasoning, images)."""
+        count = self.counter.count
+        content = m.get("content")
+        role = m.get("role")
+        n = count(msgs.content_text(content)) + msgs.image_parts(content) * msgs.IMAGE_TOKENS + MESSAGE_OVERHEAD
+        if role == "assistant":
+            n += count(msgs.tool_calls_text(m)) + count(msgs.reasoning_text(m))
+        return n
+
+    def seen(self, seg: Segment) -> bool:
+        """Has the model read this segment? An assistant turn follows it (a function of the
+        conversation alone: a retried request or a resumed history decide the same)."""
+        return seg.turn < self.n_assistant
 
     # ------------------------------------------------------------------ lookups
 
@@ -153,12 +204,16 @@ class Ledger:
         a handle (the last resort after an internal error)."""
         new = Ledger(self.counter)
         new._all, new._serial, new.carry_call_terms = self._all, self._serial, self.carry_call_terms
+        new.clock = self.clock
         return new
 
-    def observe(self, messages: list, step: int) -> int:
+    def observe(self, messages: list, step: int, on_turn: Callable[[int], None] | None = None) -> int:
         """Bring the ledger up to date with `messages`; returns the index of the first new message.
 
-        Raises InvalidMessagesError (and leaves the ledger as it was) if a new message is malformed.
+        `on_turn(new_from)` is called before each new assistant message whose request the ledger
+        has not seen (a resumed history, or a replica catching up): the ledger then holds exactly
+        that request, and `new_from` is where its new messages start. Raises InvalidMessagesError
+        (and leaves the ledger as it was) if a new message is malformed.
         """
         if not isinstance(messages, list):
             msgs.check_messages(messages)  # raises InvalidMessagesError naming the type
@@ -175,8 +230,13 @@ class Ledger:
             self._rewind(start)
             self.rewound = True
         self._pairing = pairing
+        self.turn_start = start
         for i in range(start, len(messages)):
-            self._add(messages[i], i, step)
+            m = messages[i]
+            if on_turn is not None and i > self.turn_start and m.get("role") == "assistant":
+                on_turn(self.turn_start)
+                self.turn_start = i
+            self._add(m, i, step)
         self._detached = {}
         self._detached_calls = {}
         return start
@@ -281,12 +341,15 @@ class Ledger:
             reasoning_tokens=reasoning_tokens,
             sent_tokens=tokens,
             turn=self.n_assistant,
+            arrived_at=self.clock,
+            used_at=self.clock,
             ordinal=self.n_tool,
             original=m,
         )
         self._all.append(seg)
         if role == "assistant":
             self.n_assistant += 1
+            self.clock += 1
             said = terms(text + "\n" + calls_text + "\n" + reasoning)
             self._note_use(said, step)
             self.carried.update(map(hash, said if self.carry_call_terms else terms(text)))
@@ -376,19 +439,21 @@ class Ledger:
                 if len(hit) == 1:
                     index[t] = hit[0]
 
-    def new_terms(self, seg: Segment, limit: int) -> list[str]:
+    def new_terms(self, seg: Segment, limit: int, also: set[int] | frozenset = frozenset()) -> list[str]:
         """Up to `limit` terms of the segment, in order, that nothing un-prunable in the request
-        carries yet (no repeats). Call `carry` with them once a placeholder holds them."""
+        carries yet (no repeats; `also`: hashes of terms other placeholders of this step carry).
+        Call `carry` with them once a placeholder holds them."""
         out: list[str] = []
         carried = self.carried
         for t in self.terms_of(seg):
-            if hash(t) not in carried:
+            h = hash(t)
+            if h not in carried and h not in also:
                 out.append(t)
                 if len(out) >= limit:
                     break
         return out
 
-    def carry(self, kept_terms: list[str]) -> None:
+    def carry(self, kept_terms: Iterable[str]) -> None:
         self.carried.update(map(hash, kept_terms))
 
     def _note_use(self, said: set[str], step: int) -> None:
@@ -402,6 +467,7 @@ class Ledger:
                 if id(seg) not in seen:
                     seen.add(id(seg))
                     seg.last_used = step
+                    seg.used_at = self.clock
                     seg.used_count += 1
 
     def _supersede(self, seg: Segment, call: _Call, step: int) -> None:

@@ -8,7 +8,8 @@ the command that produced them.
 
 from __future__ import annotations
 
-from .policy import Placeholder, Policy
+from .placeholders import Placeholder
+from .policy import Policy
 
 DEFAULT = Policy(
     name="default",

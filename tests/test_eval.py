@@ -174,8 +174,8 @@ def test_cli_table(capsys):
     assert main(["eval", f, "-p", "raw", "-p", "observation-masking", "--per-trajectory"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0].split() == ["policy", "steps", "input", "tok", "saved", "cost/raw", "retention", "invalid"]
-    assert lines[1].split()[0] == "raw" and lines[1].split()[3:] == ["0.0%", "1.000", "100.00%", "0"]
+    assert lines[0].split() == ["policy", "steps", "input", "tok", "saved", "cost/raw", "retention", "verbatim", "invalid"]
+    assert lines[1].split()[0] == "raw" and lines[1].split()[3:] == ["0.0%", "1.000", "100.00%", "100.00%", "0"]
     assert lines[2].split()[0] == "observation-masking"
     assert "1 trajectories" in out and out.count("observation-masking") == 2  # totals + per-trajectory row
 
