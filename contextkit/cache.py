@@ -114,7 +114,7 @@ class Payback:
             sent_total = led.sent_tokens + delta
             rew = rewritten + sum(a - b for i, b, a in edits[:k] if i >= cursor and i < start)
             cost = r * (sent_total - rew) + w * rew
-            future = self.steps * r * (raw_now - sent_total)  # what later turns save on the prefix
+            future = self.steps * r * -delta  # what this turn's edits save on each later turn's prefix
             if credit - cost + future >= 0 or cost <= base_sent:
                 best = k
         return best

@@ -45,6 +45,7 @@ _POLICY_TYPES = {
     "clear_at_least": _INT,
     "keep_last": _INT,
     "max_age": _INT,
+    "use_terms": _INT,
     "max_tokens": _INT,
     "max_chars": _INT,
     "min_tokens": _INT,
@@ -75,6 +76,7 @@ _PLACEHOLDER_TYPES = {
     "evidence_min_tokens": _INT,
     "evidence_max_tokens": _INT,
     "evidence_terms": _INT,
+    "evidence_boost": _FLOAT,
 }
 _TEMPLATE_FIELDS = TEMPLATE_FIELDS
 
@@ -170,6 +172,8 @@ def validate(policy: Policy, where: str = "policy") -> None:
         v = getattr(policy, key)
         if v is not None and v < 0:
             raise PolicyConfigError(f"must be >= 0, got {v}", f"{where}.{key}")
+    if policy.use_terms < 1:
+        raise PolicyConfigError(f"must be >= 1, got {policy.use_terms}", f"{where}.use_terms")
     if policy.trigger_fraction is not None and not 0 < policy.trigger_fraction <= 1:
         raise PolicyConfigError(f"must be in (0, 1], got {policy.trigger_fraction}", f"{where}.trigger_fraction")
     if policy.trigger_basis not in ("sent", "raw"):

@@ -46,6 +46,8 @@ class Segment:
     superseded_by: str | None = None  # handle of the later segment that made it stale
     superseded_reason: str = ""
     is_error: bool = False
+    reads_file: bool = False  # its call read a file (content the agent tends to come back to)
+    n_terms: int = field(default=0, repr=False)  # distinct terms in it (tool results)
     pruned_at: int | None = None
     args_text: str = field(default="", repr=False)  # the tool call's arguments (tool results)
     turn: int = field(default=0, repr=False)  # assistant messages before it
@@ -115,6 +117,7 @@ class Ledger:
         # a placeholder's key terms need not repeat them (see new_terms)
         self.carried: set[int] = set()  # hash() of each term: a third of the memory of the strings
         self.carry_call_terms = True  # off when a policy may blank tool-call arguments or reasoning
+        self.use_terms = 1  # terms of a result a turn must repeat to count as drawing on it (Policy.use_terms)
         self._by_call_key: dict[bytes, Segment] = {}  # digest of tool name + arguments
         self._reads: dict[str, list[Segment]] = {}
         self._last_attempt: dict[tuple, Segment] = {}
@@ -204,6 +207,7 @@ class Ledger:
         a handle (the last resort after an internal error)."""
         new = Ledger(self.counter)
         new._all, new._serial, new.carry_call_terms = self._all, self._serial, self.carry_call_terms
+        new.use_terms = self.use_terms
         new.clock = self.clock
         return new
 
@@ -400,6 +404,7 @@ class Ledger:
             seg.args_text = call.raw_args
             seg.call_handle = call.assistant.handle
         ordered = ordered_terms(text)
+        seg.n_terms = len(ordered)
         self._remember_terms(seg.handle, ordered)
         for t in set(ordered) - self._protected_terms:
             prev = self._term_index.get(t)
@@ -439,36 +444,56 @@ class Ledger:
                 if len(hit) == 1:
                     index[t] = hit[0]
 
-    def new_terms(self, seg: Segment, limit: int, also: set[int] | frozenset = frozenset()) -> list[str]:
-        """Up to `limit` terms of the segment, in order, that nothing un-prunable in the request
-        carries yet (no repeats; `also`: hashes of terms other placeholders of this step carry).
+    def new_terms(
+        self, seg: Segment, limit: int, also: set[int] | frozenset = frozenset(), going: set[int] | frozenset = frozenset()
+    ) -> list[str]:
+        """Up to `limit` terms of the segment, in order, that the rest of the request does not carry
+        (no repeats): not in content that is never pruned, not in a placeholder (`also`: hashes of
+        terms this step's other placeholders carry), and not in another tool result still sent whole
+        (`going`: ids of results pruned this step, which no longer count). A term another result
+        still holds needs no placeholder: when that result goes, its own placeholder takes it up.
         Call `carry` with them once a placeholder holds them."""
         out: list[str] = []
         carried = self.carried
+        index = self._term_index
         for t in self.terms_of(seg):
             h = hash(t)
-            if h not in carried and h not in also:
-                out.append(t)
-                if len(out) >= limit:
-                    break
+            if h in carried or h in also:
+                continue
+            holders = index.get(t)
+            if holders is not None and holders is not seg:
+                others = holders if isinstance(holders, list) else (holders,)
+                if any(o is not seg and o.index >= 0 and id(o) not in going for o in others):
+                    continue
+            out.append(t)
+            if len(out) >= limit:
+                break
         return out
 
     def carry(self, kept_terms: Iterable[str]) -> None:
         self.carried.update(map(hash, kept_terms))
 
     def _note_use(self, said: set[str], step: int) -> None:
-        """A new assistant turn: every tool result whose terms it repeats was just used."""
-        seen: set[int] = set()
+        """A new assistant turn: every tool result it draws on was just used. Drawing on a result
+        means repeating `use_terms` of its terms (all of them, if it holds fewer): naming the file a
+        result came from is not using what it said."""
+        shared: dict[int, list] = {}  # id -> [segment, terms repeated]
         for t in said:
             hit = self._term_index.get(t)
             if hit is None:
                 continue
             for seg in hit if isinstance(hit, list) else (hit,):
-                if id(seg) not in seen:
-                    seen.add(id(seg))
-                    seg.last_used = step
-                    seg.used_at = self.clock
-                    seg.used_count += 1
+                entry = shared.get(id(seg))
+                if entry is None:
+                    shared[id(seg)] = [seg, 1]
+                else:
+                    entry[1] += 1
+        need = self.use_terms
+        for seg, n in shared.values():
+            if n >= need or n >= seg.n_terms:
+                seg.last_used = step
+                seg.used_at = self.clock
+                seg.used_count += 1
 
     def _supersede(self, seg: Segment, call: _Call, step: int) -> None:
         facts: CallFacts = call_facts(call.name, call.args, call.raw_args)
@@ -490,6 +515,7 @@ class Ledger:
                 _mark_superseded(old, seg, f"{path} re-read at step {step}")
         for path in facts.reads:
             self._reads.setdefault(_norm(path), []).append(seg)
+        seg.reads_file = bool(facts.reads)
         attempt = (call.name, facts.program, facts.target)
         prev = self._last_attempt.get(attempt)
         if prev is not None and prev.is_error and not seg.is_error:

@@ -36,9 +36,11 @@ class Placeholder:
     # evidence: verbatim lines holding the identifiers nothing else in the request carries, chosen
     # to cover as many of them as fit in `evidence` x the result's tokens (within min/max)
     evidence: float = 0.0
-    evidence_min_tokens: int = 20
+    evidence_min_tokens: int = 0
     evidence_max_tokens: int = 400
     evidence_terms: int = 60  # how many of those identifiers (in order of appearance) to cover
+    # results the agent tends to come back to (a file it read, an error it hit) get this times the budget
+    evidence_boost: float = 1.0
 
 
 _KEY_LINE = re.compile(
@@ -64,6 +66,7 @@ def render(
     fields: dict,
     tokens: int,
     new_terms: Callable[[int], list[str]] | None = None,
+    revisited: bool = False,
 ) -> Rendered:
     """The placeholder of a result whose original text is `text` (`tokens` long). `new_terms(limit)`
     gives, in order, the result's identifiers that nothing un-prunable in the request carries."""
@@ -72,7 +75,8 @@ def render(
     if style.evidence and new_terms is not None:
         candidates = new_terms(style.evidence_terms)
         if candidates:
-            budget = max(style.evidence_min_tokens, min(style.evidence_max_tokens, int(style.evidence * tokens)))
+            share = style.evidence * (style.evidence_boost if revisited else 1.0)
+            budget = max(style.evidence_min_tokens, min(style.evidence_max_tokens, int(share * tokens)))
             lines = evidence_lines(text, candidates, budget)
             if lines:
                 out.extend(lines)

@@ -74,7 +74,8 @@ class Policy:
     clear_at_least: int = 0  # tokens a batch must free, or nothing is pruned this step
     # what: rules for every tool (each may be overridden in `tools`)
     keep_last: int | None = None  # the newest N tool results are never pruned by this rule
-    max_age: int | None = None  # prune when unused for more than N steps
+    max_age: int | None = None  # prune when unused for more than N steps (assistant turns)
+    use_terms: int = 1  # a turn draws on a result when it repeats this many of its terms (all, if fewer)
     max_tokens: int | None = None  # prune results larger than this (size cap)
     max_chars: int | None = None  # the same cap in characters
     min_tokens: int = 0  # never prune results smaller than this (a placeholder would not pay)
@@ -187,6 +188,7 @@ class Policy:
     def _placeholders(self, ledger: Ledger, step: int, victims: list, ruleset: dict, out: list[Decision]) -> list[Decision]:
         """Render each victim's placeholder; one that would not be `min_saving` smaller keeps its result."""
         carried: set[int] = set()  # terms this step's earlier placeholders already carry
+        going = {id(seg) for seg, _, _ in victims}
         prunes: list[Decision] = []
         count = ledger.counter.count
         for seg, code, why in victims:
@@ -197,7 +199,8 @@ class Policy:
                 "age": seg.turns_unused(ledger.clock), "turn": ledger.clock, "reason": why, "handle": seg.handle,
                 "args": args_summary(seg.args_text), "args_digest": args_digest(seg.args_text),
             }
-            shown = render(style, text, fields, seg.tokens, lambda limit, seg=seg: ledger.new_terms(seg, limit, carried))
+            shown = render(style, text, fields, seg.tokens, lambda limit, seg=seg: ledger.new_terms(seg, limit, carried, going),
+                           revisited=seg.reads_file or seg.is_error)
             tokens = count(shown.text) + MESSAGE_OVERHEAD
             if tokens > (1 - self.min_saving) * seg.tokens:
                 out.append(Decision(seg, KEEP, rules.MIN_SAVING,

@@ -58,6 +58,7 @@ class Session:
         self.fail_closed = fail_closed
         self.ledger = Ledger(TokenCounter(model))
         self.ledger.carry_call_terms = not (self.policy.clear_tool_inputs or self.policy.keep_thinking_turns is not None)
+        self.ledger.use_terms = self.policy.use_terms
         self.step = 0
         self.reports: list[PrepareReport] = []
         self.steps: list[StepRecord] = []  # model calls made through this session (completion / wrap)
