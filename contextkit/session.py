@@ -111,7 +111,8 @@ class Session:
             self.step = step
             report = PrepareReport(step, len(messages), self.ledger.raw_tokens, self.ledger.raw_tokens)
             try:
-                pruned.extend(self._turn(step, self.ledger.turn_start))
+                if self.ledger.turn_start < len(messages) or self.ledger.rewound:  # a retry changes nothing
+                    pruned.extend(self._turn(step, self.ledger.turn_start))
                 report.pruned = [(seg.handle, seg.reason) for seg in pruned]
                 out = self.editor.output(messages)
                 problem = self._problem(out, messages, pruned)
@@ -120,7 +121,7 @@ class Session:
                     report.pruned = []
                     report.fallback = f"an edit would have made the request invalid ({problem}); edits taken back"
                     out = self.editor.output(messages)
-                    if validity.anthropic_problem(out, messages):
+                    if validity.introduced_problem(out, messages):
                         out = list(messages)
                         report.fallback = f"the request would have been invalid ({problem}); sent unchanged"
             except Exception as e:  # noqa: BLE001
@@ -158,7 +159,7 @@ class Session:
         """
         led = self.ledger
         if led.rewound:
-            return validity.anthropic_problem(out, messages)
+            return validity.introduced_problem(out, messages)
         for seg in pruned:
             for s in (seg, led.get(seg.call_handle) if self.policy.clear_tool_inputs and seg.call_handle else None):
                 if s is not None and s.sent_message is not None:
