@@ -358,12 +358,14 @@ def _readable(response: Any) -> Any:
 
     if _is_stream(response) or isinstance(response, litellm.ModelResponse):
         return response
+    what = "session.record() takes a chat completion response (litellm's, or OpenAI's as an object or a dict with 'choices')"
     data = response if isinstance(response, dict) else None
     if data is None and hasattr(response, "model_dump"):
         data = response.model_dump()
-    if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
-        raise ValueError(f"session.record() takes a chat completion response (litellm's, or OpenAI's as an "
-                         f"object or a dict with 'choices'), got {type(response).__name__}")
+    if not isinstance(data, dict):
+        raise TypeError(f"{what}, got {type(response).__name__}")
+    if not isinstance(data.get("choices"), list):
+        raise ValueError(f"{what}, got a {type(response).__name__} without 'choices'")
     return litellm.ModelResponse(**data)
 
 

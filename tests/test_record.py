@@ -6,15 +6,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-import pytest
-
-import contextkit  # first: it keeps litellm offline
 import litellm
-from contextkit import Policy, Session, tracing
+import pytest
 from contextkit.tracing.store import TraceStore
-
 from helpers import conversation
 from openai_server import Reply
+
+import contextkit  # first: it keeps litellm offline
+from contextkit import Policy, Session, tracing
 
 PRUNING = Policy(keep_last=1, protect_recent_turns=0)
 # differ by nature: when the call started and how long it took, and the report object itself
@@ -131,7 +130,7 @@ def test_mistakes_are_refused_and_record_nothing():
     with pytest.raises(ValueError, match="call prepare first"):
         s.record(r)
     s.prepare(conversation(1))
-    with pytest.raises(ValueError, match="takes a chat completion response"):
+    with pytest.raises(TypeError, match="takes a chat completion response"):
         s.record("Done.")
     with pytest.raises(ValueError, match="takes a chat completion response"):
         s.record({"content": "no choices"})
