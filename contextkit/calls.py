@@ -145,8 +145,9 @@ class _Step:
             if not isinstance(messages, list):
                 raise InvalidMessagesError(f"expected a list of message dicts, got {type(messages).__name__}")
             prepared = session._prepare(messages)  # InvalidMessagesError here: nothing has been sent
-        sent, self.report = prepared
-        self.step = self.report.step
+        sent, report = prepared
+        self.report: PrepareReport = report
+        self.step = report.step
         kwargs["messages"] = sent
         self.kwargs = kwargs
         self.stream = bool(kwargs.get("stream"))
@@ -392,7 +393,7 @@ def _openai_itself(api_base: str) -> bool:
 
 def _params(kwargs: dict) -> dict:
     """The call's parameters as recorded: JSON-friendly values only, never credentials."""
-    out = {}
+    out: dict[str, Any] = {}
     for k, v in kwargs.items():
         if k in _NOT_PARAMS or _SECRET.search(k):
             continue
