@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,16 @@ def stores(tmp_path_factory):
 )
 def test_eval_on_a_store_that_cannot_be_read(stores, name, words):
     one_line_error(ck("eval", str(stores / name), "-p", "raw"), "eval", str(stores / name), *words)
+
+
+def test_a_damaged_store_whose_path_says_lock_is_answered_at_once(stores, tmp_path):
+    """DuckDB quotes the path in its message: 'lock' in a folder name is no lock held by a writer."""
+    (tmp_path / "blocks").mkdir()
+    path = tmp_path / "blocks" / "clock.duckdb"
+    shutil.copy(stores / "truncated.duckdb", path)
+    t0 = time.monotonic()
+    one_line_error(ck("eval", str(path), "-p", "raw"), "eval", str(path), "truncated or damaged")
+    assert time.monotonic() - t0 < 8  # the reader's lock wait is 10 s
 
 
 def test_eval_on_an_unreadable_store_says_permission_denied(stores):
