@@ -253,6 +253,12 @@ class Session:
         """The async twin of `completion` (`litellm.acompletion`)."""
         return await calls.acomplete(self, **kwargs)
 
+    def record(self, response: Any, **call: Any) -> Any:
+        """Record the call you made yourself with the list `prepare` returned last, as `completion`
+        records its own (usage, cost, output, tracing). `call`: the other arguments you gave your
+        client (tools=, mock_response=, ...). Returns `response` (a stream: iterate what comes back)."""
+        return calls.record(self, response, call)
+
     # ------------------------------------------------------------------ tools and lifecycle
 
     def tool(self, name: str, *, tool_call_id: str | None = None, arguments: Any = None) -> ToolScope:

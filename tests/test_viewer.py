@@ -65,7 +65,7 @@ def test_runs_page_lists_every_run_with_cost_savings_and_guard_events(monkeypatc
         assert row["status"] == [{"ok": "ok", "error": "error", "open": "running"}[r["status"]]]
         assert len(row["context"]) == r["steps"]  # the sparkline: tokens sent per step
     by_role = {role: table[table["run_id"] == rid].iloc[0] for role, rid in viewer_store.ids.items()}
-    assert by_role["reasoning"]["guard_events"] == 2  # the loop guard warned twice
+    assert by_role["reasoning"]["guard_events"] == 3  # the loop guard warned twice, the budget once (the restored result stays)
     assert by_role["none"]["tokens_saved"] == 0 < by_role["default"]["tokens_saved"]
     assert by_role["open"]["status"] == ["running"] and by_role["default"]["duration_s"] > 0
     tiles = {m.label: m.value for m in at.metric}

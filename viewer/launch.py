@@ -49,6 +49,28 @@ def store_path(given: str | None) -> str:
         return ""
 
 
+def store_error(path: str, given: bool) -> str | None:
+    """Why the viewer cannot show `path`, for a mistake waiting will not fix; None to start. The
+    default store may not exist yet (the page says how to make one); a path the user typed must."""
+    from contextkit.tracing import store_file
+    from contextkit.tracing.store import StoreBusyError, TraceStore
+
+    if not path or (not given and not os.path.lexists(path)):
+        return None
+    why = store_file.problem(path)
+    if why == "no such file":
+        return f"{why} (a trace store is written by an agent with tracing on: try `contextkit demo`)"
+    if why is not None:
+        return why
+    try:
+        _ = TraceStore(path, timeout=2.0).schema_version  # opening it is the check
+    except StoreBusyError:  # agents are writing: the page reads it between their batches
+        return None
+    except Exception as e:  # noqa: BLE001 - DuckDB's word on a damaged file; anything else is the page's to show
+        return store_file.open_error(e)
+    return None
+
+
 def command(port: int) -> list[str]:
     """`python -m streamlit run viewer/app.py` bound to 127.0.0.1:port, headless, no telemetry."""
     flags = {
@@ -71,6 +93,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"contextkit view: --port must be between 1 and 65535, got {args.port}", file=sys.stderr)
         return 2
     path = store_path(args.store)
+    why = store_error(path, given=bool(args.store))
+    if why:
+        print(f"contextkit view: error: {path}: {why}", file=sys.stderr)
+        return 2
     port = args.port or free_port()
     url = f"http://127.0.0.1:{port}"
     if path and not os.path.exists(path):
