@@ -80,7 +80,7 @@ def _assignments(words: Iterable[str]) -> list[tuple]:
         r"(?![A-Za-z0-9])"
     )
     quoted = rf"{name}{_SEP}(?P<q>[\"'`]){_NOT_A_VALUE}(?P<v>[^\"'`\n]{{4,500}}?)(?P=q)"
-    bare = rf"{name}{_SEP}{_NOT_A_VALUE}(?P<v>[^\s\"'`,;(){{}}\[\]<>]{{6,500}}){_END}"
+    bare = rf"{name}{_SEP}[\"'`]?{_NOT_A_VALUE}(?P<v>[^\s\"'`,;(){{}}\[\]<>]{{6,500}}){_END}"
     return [("secret_assignment", quoted, _KEYWORD_STEMS, "v"), ("secret_assignment", bare, _KEYWORD_STEMS, "v")]
 
 
@@ -135,6 +135,13 @@ _OWN: list[tuple] = [
      "any piece of an OpenAI key holding its marker (base64 of 'OpenAI')"),
     ("openai_key", r"(?<![A-Za-z0-9])(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{40,}", ("proj-", "svcacct-", "admin-"), 0,
      "an OpenAI key without its sk- prefix"),
+    ("sendgrid_key", r"\bSG\.[A-Za-z0-9_\-]{12,}(?:\.[A-Za-z0-9_\-]*)?", ("sg.",), 0, "a SendGrid key cut short"),
+    ("npm_token", r"\bnpm_[A-Za-z0-9]{12,}", ("npm_",), 0, "an npm token cut short"),
+    ("aws_access_key", r"\b(?:AKIA|ASIA)[0-9A-Z]{8,}", ("akia", "asia"), 0, "an AWS key id cut short"),
+    ("stripe_key", r"\b(?:sk|rk)_live_[A-Za-z0-9]{8,}", ("k_live_",), 0, "a Stripe key cut short"),
+    ("google_api_key", r"\bAIza[0-9A-Za-z_\-]{12,}", ("aiza",), 0, "a Google key cut short"),
+    ("anthropic_key", r"\bsk-ant-[A-Za-z0-9_\-]{8,}", ("sk-ant-",), 0, "an Anthropic key cut short"),
+    ("slack_webhook", r"hooks\.slack\.com/services/[A-Za-z0-9_/]{4,}", ("hooks.slack.com",), 0, "a webhook URL cut short"),
     ("anthropic_key", r"(?<![A-Za-z0-9])ant-api\d\d-[A-Za-z0-9_\-]{20,}", ("ant-api",), 0, "an Anthropic key without sk-"),
     ("github_token", r"\bgh[pousr]_[A-Za-z0-9]{20,}", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), 0,
      "a GitHub token cut short (detect-secrets wants all 36 characters)"),
