@@ -65,7 +65,7 @@ _NOT_A_VALUE = (
     r"(?!(?i:none|null|nil|true|false|undefined|str|string|bytes|int|bool|any|object|number|optional|required|"
     r"redacted|secret|password|token|xxx+)" + _END + ")"
     r"(?![A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+" + _END + ")"  # a dotted name: self.password, settings.API_KEY
-    r"(?![A-Za-z_]\w*(?i:key|token|secret|password|passwd|pwd|pass)" + _END + ")"  # api_key=openai_api_key
+    r"(?![A-Za-z_]\w*(?i:key|token|secret|password|passwd|pwd|pass|auth|credentials?)" + _END + ")"  # api_key=openai_api_key
 )
 _SEP = r"""["'\]]{0,2}\s*(?::=|=>|[:=])\s*"""
 
