@@ -122,7 +122,8 @@ _OWN: list[tuple] = [
      ("api-key", "-token", "subscription-key", "application-key", "functions-key"), "v", "API-key headers"),
     ("cookie", r"(?i:(?<![\w-])(?:set-)?cookie)[\"']?\s*(?::|=(?=\s*[\"']))\s*[\"']?(?P<v>[^\s=;\"']+=[^\n\"'\r]*)",
      ("cookie",), "v", "Cookie and Set-Cookie values"),
-    ("url_password", r"(?<!\S)(?:-u|--user)\s+[\"']?[^\s:\"']+:(?P<v>[^\s\"']{3,})", ("-u", "--user"), "v", "curl -u user:password"),
+    ("url_password", r"(?<!\S)(?:-u|--user)\s+[\"']?[^\s:\"']+:(?P<v>[^\s\"']{3,})", ("-u", "--user"), "v",
+     "curl -u user:password"),
     # --- cut short: what a preview, a key-lines list or a truncated output keeps
     ("private_key", r"-----BEGIN" + _PEM_NAME + r"(?:[\s\S]*?-----END" + _PEM_NAME
      + r"|(?:\s*(?:[A-Za-z0-9+/]+={0,2}|[A-Za-z-]+:[^\n]*)(?=\s|$|…))*)", ("private key",), 0,

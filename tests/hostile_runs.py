@@ -54,8 +54,8 @@ def _run(surface: str) -> str:
              "reasoning_content": h if surface == "past_reasoning" else "I should read the file first.",
              "tool_calls": [{"id": "call_0", "type": "function", "function": {"name": tool, "arguments": args}}]}
     result = h if surface in ("tool_result", "pruned_original") else "\n".join(f"note line {k}: nothing odd" for k in range(40))
-    steps = [first, {"role": "assistant", "content": "Reading more.",
-                     "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "read_file", "arguments": "{\"path\": \"b.md\"}"}}]}]
+    second_call = {"id": "call_1", "type": "function", "function": {"name": "read_file", "arguments": "{\"path\": \"b.md\"}"}}
+    steps = [first, {"role": "assistant", "content": "Reading more.", "tool_calls": [second_call]}]
     last = {"role": "assistant", "content": h if surface == "answer" else "The notes are fine.",
             "reasoning_content": h if surface == "reasoning" else "Nothing to flag."}
     if surface == "pruned_original":
@@ -65,7 +65,8 @@ def _run(surface: str) -> str:
         t0 = time.time()
         final = k == len(steps)
         error = h if surface == "provider_error" and final else None
-        guard = [GuardEvent(kind="loop", limit="loop", action="warn", message=h, step=s.step)] if surface == "guard_message" and final else []
+        guard = [GuardEvent(kind="loop", limit="loop", action="warn", message=h, step=s.step)
+                 ] if surface == "guard_message" and final else []
         s.record_step(StepRecord(step=s.step, model=model, started_at=t0, latency_ms=5.0, provider="openai", messages_sent=sent,
                                  input_tokens=s.last_report.tokens_after, output_tokens=12, cost_usd=0.0001,
                                  response_message=None if error else reply, error=error, guard_events=guard,

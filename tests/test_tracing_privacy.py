@@ -91,7 +91,8 @@ def test_json_arguments_stay_valid_json_and_keys_name_secrets():
 # ---------------------------------------------------------------- the OpenInference hide switches
 
 
-TASK, RESULT, ARGS, ANSWER, THOUGHT = "TASK_MARKER_d41d8c", "RESULT_MARKER_98f00b", "ARGS_MARKER_2a7e41", "ANSWER_MARKER_5c9e13", "THOUGHT_MARKER_77ab0e"
+TASK, RESULT, ARGS = "TASK_MARKER_d41d8c", "RESULT_MARKER_98f00b", "ARGS_MARKER_2a7e41"
+ANSWER, THOUGHT = "ANSWER_MARKER_5c9e13", "THOUGHT_MARKER_77ab0e"
 
 
 def _marked_conversation() -> list[dict]:
@@ -127,7 +128,8 @@ def _traced_with(monkeypatch, tmp_path, switch: str):
         assert tracing.flush(15)
         tracing.shutdown()
         con = duckdb.connect(str(db), read_only=True)
-        names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema='main'").fetchall()]
+        tables = con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema='main'").fetchall()
+        names = [r[0] for r in tables]
         stored = json.dumps([con.execute(f'SELECT * FROM "{n}"').fetchall() for n in names], default=str)
         con.close()
     finally:

@@ -106,7 +106,7 @@ def _open_everything(page) -> None:
         n = closed.count()
         if not n:
             return
-        for k in range(n):
+        for _ in range(n):
             closed.nth(0).click()
         _idle(page)
 

@@ -381,7 +381,10 @@ def tool_end_attributes(st: RunState, rec: ToolRecord) -> dict:
     m = st.masker
     a: dict = {}
     if rec.arguments is not None:
-        args = REDACTED if m.hide_tool_arguments else m.json_text(rec.arguments) if isinstance(rec.arguments, str) else dumps(m.value(rec.arguments))
+        if m.hide_tool_arguments:
+            args = REDACTED
+        else:
+            args = m.json_text(rec.arguments) if isinstance(rec.arguments, str) else dumps(m.value(rec.arguments))
         a[C.INPUT_VALUE] = a[C.TOOL_CALL_ARGUMENTS] = args
         a[C.INPUT_MIME] = C.JSON_MIME if not isinstance(rec.arguments, str) else C.TEXT_MIME
     if rec.result is not None:

@@ -74,7 +74,8 @@ def tool_calls_block(calls: list[dict]) -> None:
             pretty = json.dumps(json.loads(args), indent=2, ensure_ascii=False) if isinstance(args, str) and args else (args or "")
         except ValueError:
             pretty = args
-        st.markdown(f":material/call_made: **{plain(fn.get('name', '?'), one_line=True)}** {plain(c.get('id', ''), one_line=True)}")
+        name, call_id = plain(fn.get("name", "?"), one_line=True), plain(c.get("id", ""), one_line=True)
+        st.markdown(f":material/call_made: **{name}** {call_id}")
         if pretty:
             st.code(_cut(pretty if isinstance(pretty, str) else json.dumps(pretty)), language="json", wrap_lines=True)
 

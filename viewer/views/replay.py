@@ -58,6 +58,10 @@ def _line(s: dict, extra: str = "") -> str:
     return f"#{s['index']} {plain(str(s['kind']).replace('_', ' '), one_line=True)}{tool} · {ui.tokens(s['tokens'])}{extra}"
 
 
+def _why(s: dict) -> str:
+    return f" → {ui.tokens(s['sent_tokens'])}: *{plain(s['reason'], one_line=True)}*"
+
+
 def changes(view: data.StepView, row: pd.Series) -> None:
     """What changed since the previous step, as short lists."""
     d = data.diff(view)
@@ -68,9 +72,9 @@ def changes(view: data.StepView, row: pd.Series) -> None:
     else:
         groups = [
             ("added", ":blue[:material/add_circle:]", "added", lambda s: ""),
-            ("pruned", ":orange[:material/content_cut:]", "pruned", lambda s: f" → {ui.tokens(s['sent_tokens'])}: *{plain(s['reason'], one_line=True)}*"),
+            ("pruned", ":orange[:material/content_cut:]", "pruned", _why),
             ("restored", ":green[:material/undo:]", "restored", lambda s: ""),
-            ("edited", ":violet[:material/edit:]", "edited", lambda s: f" → {ui.tokens(s['sent_tokens'])}: *{plain(s['reason'], one_line=True)}*"),
+            ("edited", ":violet[:material/edit:]", "edited", _why),
             ("removed", ":gray[:material/remove_circle:]", "left the request", lambda s: ""),
         ]
         shown = False
