@@ -111,20 +111,22 @@ def _open_everything(page) -> None:
         _idle(page)
 
 
-def _visit_every_step(page) -> list[str]:
-    """From the last step back to the first: open everything, collect dangerous elements."""
-    found = []
+def _visit_every_step(page, sentinel: str) -> tuple[list[str], bool]:
+    """From the last step back to the first: open everything, collect dangerous elements, and
+    whether the sentinel text was on the page at some step."""
+    found, seen = [], False
     slider = page.get_by_role("slider")
     steps = 1 if slider.count() == 0 else int(slider.get_attribute("aria-valuemax") or 1)
     for k in range(steps):
         _open_everything(page)
         page.wait_for_timeout(300)
         found += page.evaluate(DANGEROUS)
+        seen = seen or page.get_by_text(sentinel, exact=False).count() > 0
         if k < steps - 1:
             slider.focus()
             slider.press("ArrowLeft")
             _idle(page)
-    return found
+    return found, seen
 
 
 @pytest.mark.parametrize("surface", SURFACES)
@@ -138,9 +140,7 @@ def test_hostile_text_in_a_run_makes_the_replay_page_fetch_nothing(viewer, hosti
         page.goto(f"{url}/replay?run={run_id}")
         page.get_by_text("Context window at step", exact=False).first.wait_for(timeout=60_000)
         _idle(page)
-        seen_sentinel = page.get_by_text(f"SENTINEL-{surface}", exact=False).count() > 0
-        dangerous = _visit_every_step(page)
-        seen_sentinel = seen_sentinel or page.get_by_text(f"SENTINEL-{surface}", exact=False).count() > 0
+        dangerous, seen_sentinel = _visit_every_step(page, f"SENTINEL-{surface}")
         page.wait_for_timeout(500)
     finally:
         context.close()
