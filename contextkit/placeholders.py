@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from . import secrets
 from .messages import parse_arguments
 from .signals import terms
 
@@ -69,7 +70,16 @@ def render(
     revisited: bool = False,
 ) -> Rendered:
     """The placeholder of a result whose original text is `text` (`tokens` long). `new_terms(limit)`
-    gives, in order, the result's identifiers that nothing un-prunable in the request carries."""
+    gives, in order, the result's identifiers that nothing un-prunable in the request carries.
+    A secret is never written into a placeholder (the model gains nothing from it): lines and
+    previews come from the text with its secrets masked, and no identifier inside one is kept."""
+    found = secrets.find_secrets(text) if style.evidence or style.key_lines or style.key_terms or style.head_chars or style.tail_chars else []
+    if found:
+        values = [text[f.start : f.end] for f in found]
+        text = secrets.mask(text)
+        picker = new_terms
+        new_terms = None if picker is None else (lambda limit: [t for t in picker(limit) if not any(t in v or v in t for v in values)])
+    fields = dict(fields, args=secrets.mask(str(fields.get("args", ""))))
     out = [style.template.format_map({**fields, "preview_chars": style.head_chars + style.tail_chars})]
     carried: list[str] = []
     if style.evidence and new_terms is not None:

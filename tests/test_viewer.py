@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from contextkit.tracing.store import TraceStore
 from contextkit.viewer import composition as comp
 from contextkit.viewer import ui
+from contextkit.viewer.safe import markdown_html
 
 from helpers import REPO
 
@@ -42,7 +43,8 @@ def same(shown, stored) -> bool:
 
 
 def texts(at: AppTest) -> str:
-    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption] + [c.value for c in at.code])
+    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption] + [c.value for c in at.code]
+                     + [h.value for h in at.html])  # model text is shown with st.html (viewer/safe.py)
 
 
 def charts(at: AppTest) -> list[str]:
@@ -170,9 +172,9 @@ def test_replay_shows_reasoning_tool_calls_guards_and_a_failed_call(monkeypatch,
     steps = store.steps(rid)
     at = open_app(monkeypatch, viewer_store.path, "views/replay.py", run_id=rid)
     last = steps[-1]
-    shown = [e.markdown[0].value for e in at.expander if e.label == "Reasoning" and e.markdown]
-    assert last["output"]["reasoning_content"] in shown  # the model's reasoning at this step
-    assert last["output"]["content"] in texts(at)
+    shown = [h.value for e in at.expander if e.label == "Reasoning" for h in e.html]
+    assert any(last["output"]["reasoning_content"] in h for h in shown)  # the model's reasoning at this step
+    assert markdown_html(last["output"]["content"]) in texts(at)
     guarded = next(s for s in steps if s["guard_events"])
     at.select_slider(key=f"step_{rid}").set_value(guarded["step"]).run()
     assert any("loop" in w.value and "read_file" in w.value for w in at.warning)  # the loop guard's event at this step
