@@ -18,22 +18,35 @@ SHARED = Path(os.environ.get("CONTEXTKIT_SHARED", REPO.parent / "shared"))
 TRAJ = SHARED / "data" / "trajectories"
 
 
-def _messages() -> Iterator[tuple[bool, dict]]:
-    """(ends a trajectory, message) for the whole chain."""
+def _messages(cycles: int = 1) -> Iterator[tuple[bool, dict]]:
+    """(ends a trajectory, message) for the whole chain; `cycles` > 1 goes round the trajectories
+    again (ids stay unique), for conversations longer than the 40 together."""
     files = sorted(TRAJ.glob("*.json"))
     if not files:
         sys.exit(f"no trajectories in {TRAJ}")
     for m in json.loads(files[0].read_text())["messages"][:2]:
         yield False, dict(m)
-    for k, f in enumerate(files):
-        body = [m for m in json.loads(f.read_text())["messages"][2:] if m["role"] != "user"]
-        for j, m in enumerate(body):
-            m = dict(m)
-            if m.get("tool_calls"):
-                m["tool_calls"] = [{**tc, "id": f"t{k}_{tc['id']}"} for tc in m["tool_calls"]]
-            if m.get("tool_call_id"):
-                m["tool_call_id"] = f"t{k}_{m['tool_call_id']}"
-            yield j == len(body) - 1, m
+    for c in range(cycles):
+        for k, f in enumerate(files):
+            body = [m for m in json.loads(f.read_text())["messages"][2:] if m["role"] != "user"]
+            for j, m in enumerate(body):
+                m = dict(m)
+                if m.get("tool_calls"):
+                    m["tool_calls"] = [{**tc, "id": f"c{c}t{k}_{tc['id']}"} for tc in m["tool_calls"]]
+                if m.get("tool_call_id"):
+                    m["tool_call_id"] = f"c{c}t{k}_{m['tool_call_id']}"
+                yield j == len(body) - 1, m
+
+
+def by_messages(n: int) -> list[dict]:
+    """The chain's first `n` messages or so: cut before the assistant turn that would pass `n`, so
+    every tool call has its result."""
+    msgs: list[dict] = []
+    for _, m in _messages(cycles=1 + n // 4000):
+        if m["role"] == "assistant" and len(msgs) >= n:
+            return msgs
+        msgs.append(m)
+    return msgs
 
 
 def by_turns(turns: int) -> list[dict]:

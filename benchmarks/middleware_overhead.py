@@ -72,6 +72,13 @@ def run(msgs, points, expected, base_url: str, policy: str, tracing, pause: floa
             inner.append(time.perf_counter() - t0)
 
     session = contextkit.Session(policy, model="gpt-4o-mini", tracing=tracing)
+    sent_lists: list[list[dict]] = []  # what each call sent (a record keeps it only until the next step)
+
+    class Keep(contextkit.Observer):
+        def step_finished(self, session, record):
+            sent_lists.append(record.messages_sent)
+
+    session.observers.append(Keep())
     completion = contextkit.wrap(timed, session=session)
     plain_t, session_t, added_inside = [], [], []
     for n, (i, sent) in enumerate(zip(points, expected)):
@@ -89,7 +96,7 @@ def run(msgs, points, expected, base_url: str, policy: str, tracing, pause: floa
                 session_t.append(took)
                 added_inside.append(took - inner[-1])
     session.close()
-    same = sum(1 for st, sent in zip(session.steps, expected) if st.messages_sent == sent)
+    same = sum(1 for sent, exp in zip(sent_lists, expected) if sent == exp)
     if same != len(expected):
         sys.exit(f"the session sent something else than the plain calls at {len(expected) - same} steps")
     pruned_steps = sum(1 for r in session.reports if r.pruned)

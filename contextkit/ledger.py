@@ -108,6 +108,8 @@ class Ledger:
         self.counter = counter
         self.segments: list[Segment] = []
         self._snap: list[dict] = []  # private copies of the messages as last seen
+        self._seen: list = []  # the caller's own message objects of the last call
+        self.messages: list[dict] = []  # the last call's messages as dicts
         self._pairing = msgs.PairingState()
         self._all: list[Segment] = []  # every segment ever seen; handle ctx{n} is _all[n - 1]
         self._calls: dict[str, _Call] = {}
@@ -138,6 +140,8 @@ class Ledger:
         self.last_user = -1  # index of the latest user message
         self.rewound = False  # the last observe() found the agent's list changed, not just extended
         self.turn_start = 0  # where the new messages of the request being decided start
+        self.start = 0  # where the last observe() found the first new (or changed) message
+        self.appended = False  # the caller's list is the last call's, with messages added
         self.raw_tokens = 0
         self.sent_tokens = 0
         self.modified: dict[str, Segment] = {}  # handle -> segment sent in a form of contextkit's
@@ -201,6 +205,7 @@ class Ledger:
     def reset_snapshot(self) -> None:
         """Forget the last list seen, so the next call re-identifies every message (after an error)."""
         self._rewind(0)
+        self._seen, self.messages = [], []
 
     def fresh(self) -> "Ledger":
         """An empty ledger that keeps this one's segments reachable by handle and never reissues
@@ -212,37 +217,56 @@ class Ledger:
         return new
 
     def observe(self, messages: list, step: int, on_turn: Callable[[int], None] | None = None) -> int:
-        """Bring the ledger up to date with `messages`; returns the index of the first new message.
+        """Bring the ledger up to date with `messages` (the caller's list: dicts or litellm's message
+        objects); returns the index of the first new message. `self.messages` is then the list as
+        dicts, for surgery to build the output from.
 
         `on_turn(new_from)` is called before each new assistant message whose request the ledger
         has not seen (a resumed history, or a replica catching up): the ledger then holds exactly
         that request, and `new_from` is where its new messages start. Raises InvalidMessagesError
         (and leaves the ledger as it was) if a new message is malformed.
+
+        The messages of the last call are recognised by comparing the caller's own objects with
+        the last call's (a C-level list comparison whose identity shortcut makes an agent that
+        appends pay for the new messages only). A message changed in place, in the same object, is
+        therefore not seen as changed: pass a new dict when you edit one.
         """
         if not isinstance(messages, list):
             msgs.check_messages(messages)  # raises InvalidMessagesError naming the type
         n = len(self._snap)
         self.rewound = False
-        if len(messages) >= n and messages[:n] == self._snap:
+        seen = self._seen
+        self.appended = len(seen) == n and len(messages) >= n and messages[:n] == seen
+        if self.appended:
+            dicts = self.messages + msgs.as_dicts(messages[n:])
             start = n
-            pairing = msgs.check_messages(messages, start, self._pairing)
+            pairing = msgs.check_messages(dicts, start, self._pairing)
         else:
-            start = _first_difference(messages, self._snap)
-            pairing = msgs.check_messages(messages)
+            dicts = msgs.as_dicts(messages)
+            if dicts is messages:
+                dicts = list(messages)  # never the caller's own list: they append to it
+            if len(dicts) >= n and dicts[:n] == self._snap:
+                start = n
+                pairing = msgs.check_messages(dicts, start, self._pairing)
+            else:
+                start = _first_difference(dicts, self._snap)
+                pairing = msgs.check_messages(dicts)
         msgs.require_answered(pairing)
         if start < n:
             self._rewind(start)
             self.rewound = True
         self._pairing = pairing
-        self.turn_start = start
-        for i in range(start, len(messages)):
-            m = messages[i]
+        self.turn_start = self.start = start
+        for i in range(start, len(dicts)):
+            m = dicts[i]
             if on_turn is not None and i > self.turn_start and m.get("role") == "assistant":
                 on_turn(self.turn_start)
                 self.turn_start = i
             self._add(m, i, step)
         self._detached = {}
         self._detached_calls = {}
+        self._seen = list(messages)
+        self.messages = dicts
         return start
 
     def _rewind(self, start: int) -> None:

@@ -175,7 +175,7 @@ def _tool_call_dict(tc: Any) -> dict:
 
 def as_dicts(messages: Any) -> Any:
     """The list with any message objects turned into dicts (the list itself when all are dicts)."""
-    if type(messages) is not list or set(map(type, messages)) <= {dict}:
+    if type(messages) is not list or all(type(m) is dict for m in messages):
         return messages
     return [message_dict(m) for m in messages]
 

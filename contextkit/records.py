@@ -52,7 +52,7 @@ class StepRecord:
     started_at: float  # epoch seconds
     latency_ms: float = 0.0
     provider: str | None = None
-    messages_sent: list[dict] = field(default_factory=list, repr=False)
+    messages_sent: list[dict] = field(default_factory=list, repr=False)  # the latest step's only (observers get each)
     tools: list[dict] | None = field(default=None, repr=False)
     invocation_params: dict[str, Any] = field(default_factory=dict, repr=False)  # never credentials
     stream: bool = False

@@ -14,7 +14,7 @@ model-provider keys, HTTP auth headers and cookies, PEM blocks cut short, URLs c
 
 Speed: a rule runs only on text whose lowercase form holds one of its literal fragments (a
 C-speed substring test), so ordinary text costs a few substring scans, not dozens of regexes
-(benchmarks/secrets.py).
+(benchmarks/secret_masking.py).
 """
 
 from __future__ import annotations

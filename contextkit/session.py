@@ -16,7 +16,7 @@ from .cache import CacheModel, Payback, prices_for
 from .config import resolve_policy
 from .errors import InvalidMessagesError, PolicyConfigError, PruningFailedError, UnknownHandleError
 from .ledger import KEPT, PINNED, PRUNED, RESTORED, Ledger, Segment
-from .messages import as_dicts, content_text
+from .messages import content_text
 from .policy import Policy
 from .observers import default_observers, notify
 from .records import PrepareReport, StepRecord, ToolRecord
@@ -96,7 +96,6 @@ class Session:
 
     def _prepare(self, messages: list[dict]) -> tuple[list[dict], PrepareReport]:
         """`prepare` and the report of this very call (another thread may prepare right after)."""
-        messages = as_dicts(messages)  # litellm's Message objects are welcome, as litellm takes them
         with self._lock:
             t0 = time.perf_counter()
             step = self.step + 1
@@ -109,6 +108,7 @@ class Session:
             except Exception as e:  # noqa: BLE001 - fail-open is the contract
                 return self._fail_open(messages, e, t0), self.reports[-1]
             self.step = step
+            messages = self.ledger.messages  # as dicts (litellm's Message objects are welcome, as litellm takes them)
             report = PrepareReport(step, len(messages), self.ledger.raw_tokens, self.ledger.raw_tokens)
             try:
                 if self.ledger.turn_start < len(messages) or self.ledger.rewound:  # a retry changes nothing
@@ -122,7 +122,7 @@ class Session:
                     report.fallback = f"an edit would have made the request invalid ({problem}); edits taken back"
                     out = self.editor.output(messages)
                     if validity.introduced_problem(out, messages):
-                        out = list(messages)
+                        out = self.editor.sent_unchanged(messages)
                         report.fallback = f"the request would have been invalid ({problem}); sent unchanged"
             except Exception as e:  # noqa: BLE001
                 return self._fail_open(messages, e, t0, report), report
@@ -187,7 +187,7 @@ class Session:
             self.ledger = self.ledger.fresh()
             self.editor = Editor(self.ledger, self.policy)
         notify(self.observers, "prepared", self, report)
-        return list(messages)
+        return self.editor.sent_unchanged(messages)
 
     def _window(self) -> int | None:
         if self._context_window is None and self.model and self.policy.trigger_fraction is not None:
@@ -284,7 +284,12 @@ class Session:
         self.close()
 
     def record_step(self, record: StepRecord) -> None:
-        """Add a model call made outside `completion` (e.g. by your own client) to the run."""
+        """Add a model call made outside `completion` (e.g. by your own client) to the run.
+        Observers get the record with the list it sent; once a later step is recorded, the older
+        record lets go of that list (a run's memory grows with the conversation, not with steps
+        times the conversation)."""
+        if self.steps:
+            self.steps[-1].messages_sent = []
         self.steps.append(record)
         notify(self.observers, "step_finished", self, record)
 

@@ -23,13 +23,26 @@ class Editor:
         self.assistants: list[Segment] = []  # assistant turns sent in an edited form
         self._cleared: set[str] = set()  # handles whose reasoning is cleared
         self.first_edit: int | None = None  # the lowest index edited since `begin_turn`
+        self._out: list[dict] | None = None  # the last list sent, extended on the next call
+        self._touched: dict[int, Segment] = {}  # sent form changed since the last output
+        self._copies: dict[str, dict] = {}  # handle -> the copy of its sent form handed out
 
     def begin_turn(self) -> None:
         self.first_edit = None
 
     def _edited(self, seg: Segment) -> None:
+        self._touched[id(seg)] = seg
+        self._copies.pop(seg.handle, None)
         if seg.index >= 0 and (self.first_edit is None or seg.index < self.first_edit):
             self.first_edit = seg.index
+
+    def _edit(self, seg: Segment, message: dict, tokens: int | None = None) -> None:
+        self.ledger.edit(seg, message, tokens)
+        self._edited(seg)
+
+    def _revert(self, seg: Segment) -> None:
+        self.ledger.revert(seg)
+        self._edited(seg)
 
     # ------------------------------------------------------------------ decisions
 
@@ -43,11 +56,10 @@ class Editor:
             if d.action == PRUNE:
                 assert d.placeholder is not None
                 led.carry(d.placeholder.carried)
-                led.edit(seg, pruned_message(seg.original, d.placeholder.text), d.tokens)
+                self._edit(seg, pruned_message(seg.original, d.placeholder.text), d.tokens)
                 seg.set_state(PRUNED, d.rule, d.reason)
                 seg.pruned_at = step
                 led.forget_terms(seg)
-                self._edited(seg)
                 if self.policy.clear_tool_inputs and seg.call_handle:
                     self._blank_call(seg)
                 pruned.append(seg)
@@ -66,7 +78,7 @@ class Editor:
         if caller is None:
             return
         base = caller.sent_message or caller.original
-        self.ledger.edit(caller, without_arguments(base, {seg.tool_call_id or ""}))
+        self._edit(caller, without_arguments(base, {seg.tool_call_id or ""}))
         if caller.rule != rules.REASONING_CLEARED:
             caller.rule, caller.reason = rules.ARGUMENTS_CLEARED, f"arguments of {seg.tool_name} cleared with its result"
         self._track(caller)
@@ -89,7 +101,7 @@ class Editor:
         for seg in assistants[: max(0, len(assistants) - keep)]:
             if seg.index >= latest_turn or seg.handle in self._cleared:
                 continue
-            led.edit(seg, without_reasoning(seg.sent_message or seg.original))
+            self._edit(seg, without_reasoning(seg.sent_message or seg.original))
             self._cleared.add(seg.handle)
             seg.rule = rules.REASONING_CLEARED
             seg.reason = f"reasoning cleared at step {step} (older than the last {keep} thinking turns)"
@@ -112,10 +124,9 @@ class Editor:
             seg.rule = rules.REASONING_RESTORED
             seg.reason = f"reasoning restored at step {step}: the turn is the latest again"
             if sent == seg.original:
-                self.ledger.revert(seg)
+                self._revert(seg)
             else:
-                self.ledger.edit(seg, sent)
-            self._edited(seg)
+                self._edit(seg, sent)
         self.assistants = [s for s in self.assistants if s.sent_message is not None]
 
     def latest_reasoning_problem(self) -> str | None:
@@ -133,7 +144,7 @@ class Editor:
         """Take back these prunes (they would break the request) and never retry them."""
         led = self.ledger
         for seg in pruned:
-            led.revert(seg)
+            self._revert(seg)
             seg.set_state(PINNED, rules.WOULD_BREAK, f"kept: pruning it would break the request ({problem})")
             seg.pruned_at = None
             caller = led.get(seg.call_handle) if self.policy.clear_tool_inputs and seg.call_handle else None
@@ -144,25 +155,50 @@ class Editor:
                     for tc, orig in zip(caller.sent_message.get("tool_calls") or (), caller.original.get("tool_calls") or ())
                 ]
                 if sent == caller.original:
-                    led.revert(caller)
+                    self._revert(caller)
                 else:
-                    led.edit(caller, sent)
+                    self._edit(caller, sent)
         self.assistants = [s for s in self.assistants if s.sent_message is not None]
 
     def reinstate(self, seg: Segment) -> None:
         """Send a pruned result's original in place again (Session.restore(reinstate=True))."""
-        self.ledger.revert(seg)
-        self._edited(seg)
+        self._revert(seg)
 
     # ------------------------------------------------------------------ the list to send
 
     def output(self, messages: list[dict]) -> list[dict]:
-        """The caller's list with contextkit's forms in place (copies: litellm edits dicts it is given)."""
-        out = list(messages)
-        for seg in self.ledger.modified.values():
-            if seg.index >= 0 and seg.sent_message is not None:
-                out[seg.index] = dict(seg.sent_message)
+        """The caller's list with contextkit's forms in place. When the agent only appended since
+        the last call, that list is extended and only what changed is placed: the cost is what is
+        new. Each edited form is handed out as one copy (litellm sets missing fields on the dicts it
+        is given; the ledger's own forms stay private)."""
+        led = self.ledger
+        prev = self._out
+        if prev is not None and led.appended and led.start == len(prev) <= len(messages):
+            out = prev + messages[len(prev):]
+            todo = self._touched.values()
+        else:
+            out = list(messages)
+            todo = led.modified.values()
+        copies = self._copies
+        for seg in todo:
+            i = seg.index
+            if i < 0:
+                continue
+            if seg.sent_message is None:
+                out[i] = messages[i]
+            else:
+                c = copies.get(seg.handle)
+                if c is None:
+                    c = copies[seg.handle] = dict(seg.sent_message)
+                out[i] = c
+        self._touched = {}
+        self._out = out
         return out
+
+    def sent_unchanged(self, messages: list[dict]) -> list[dict]:
+        """The caller's own list (a fallback): the next call builds its list afresh."""
+        self._out = None
+        return list(messages)
 
 
 def pruned_message(original: dict, content: str) -> dict:

@@ -1,5 +1,5 @@
 """21 kinds of realistic fake secrets, as agents meet them (an `.env`, a curl, a config file, a
-failing connection), for the masking tests and benchmarks/secrets.py.
+failing connection), for the masking tests and benchmarks/secret_masking.py.
 
 Each kind has `text` (the line as it appears) and `values` (the parts that must never be stored
 or exported). The values are random (seeded) so no window of one occurs anywhere by chance.

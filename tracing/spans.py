@@ -9,6 +9,7 @@ with explicit start and end times.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import weakref
 from typing import Any
@@ -134,7 +135,8 @@ class RunObserver(Observer):
     def step_finished(self, session: Any, record: StepRecord) -> None:
         if self._agent is None:
             return
-        self._t.submit(self._llm_span, record, self._parent())
+        # a copy of the record: the session lets go of its sent list once the next step is recorded
+        self._t.submit(self._llm_span, dataclasses.replace(record), self._parent())
 
     def _llm_span(self, rec: StepRecord, parent: Any) -> None:
         llm_kind = self._t.llm_kind()

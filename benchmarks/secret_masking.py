@@ -6,7 +6,7 @@
 2. the same over a text dense with secrets (the test suite's 21 kinds, repeated), where every
    rule fires.
 
-    python benchmarks/secrets.py [--trajectories ../shared/data/trajectories] [--repeats 5]
+    python benchmarks/secret_masking.py [--trajectories ../shared/data/trajectories] [--repeats 5]
 """
 
 from __future__ import annotations

@@ -1,0 +1,150 @@
+"""Does a call cost what is new, or what is there? `Session.prepare` at 250 / 1k / 4k / 16k messages.
+
+For each size, one conversation chained from the shared trajectories (benchmarks/_chain.py) is
+replayed as an agent sends it (prepare before every assistant message: each call adds two
+messages), and measured side by side in this one run:
+  - incremental `prepare()`: median of the last 40 calls (2 messages added each);
+  - cold `prepare()` of the whole history by a fresh Session (a resumed agent, a gateway replica),
+    next to one `litellm.token_counter` pass over the same messages;
+  - what the session holds after the replay, against the conversation's text.
+Then, on the 1k conversation, a whole run of `Session.completion` calls (litellm's mock_response)
+next to the same calls through plain `litellm.completion`: what the session holds beyond it.
+
+    python benchmarks/scaling.py [--sizes 250 1000 4000 16000] [--policy default]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import time
+import tracemalloc
+
+os.environ.setdefault("CONTEXTKIT_TRACING", "off")
+
+import contextkit  # noqa: E402
+from _chain import by_messages  # noqa: E402
+
+
+def text_bytes(msgs: list[dict]) -> int:
+    n = 0
+    for m in msgs:
+        n += len((m.get("content") or "").encode())
+        for tc in m.get("tool_calls") or ():
+            n += len(tc["function"]["name"].encode()) + len(tc["function"]["arguments"].encode())
+    return n
+
+
+def ends(msgs: list[dict]) -> list[int]:
+    return [i for i, m in enumerate(msgs) if m["role"] == "assistant" and i > 0] + [len(msgs)]
+
+
+def incremental(msgs: list[dict], policy: str, last: int = 40) -> float:
+    """Median seconds of the last `last` calls of an agent-style replay."""
+    s = contextkit.Session(policy, model="gpt-4o", tracing=False)
+    stops = ends(msgs)
+    times = []
+    for k, i in enumerate(stops):
+        prefix = msgs[:i]
+        t0 = time.perf_counter()
+        s.prepare(prefix)
+        if k >= len(stops) - last:
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def held_after_replay(msgs: list[dict], policy: str) -> int:
+    """Bytes the session holds after an agent-style replay (traced memory with it alive minus after `del`)."""
+    gc.collect()
+    tracemalloc.start()
+    s = contextkit.Session(policy, model="gpt-4o", tracing=False)
+    for i in ends(msgs):
+        s.prepare(msgs[:i])
+    gc.collect()
+    alive = tracemalloc.get_traced_memory()[0]
+    del s
+    gc.collect()
+    held = alive - tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return held
+
+
+def cold(msgs: list[dict], policy: str, repeats: int = 3) -> tuple[float, float]:
+    """(fresh Session.prepare of the whole history, litellm.token_counter of it): best of `repeats`."""
+    import litellm
+
+    ours, theirs = [], []
+    for _ in range(repeats):
+        s = contextkit.Session(policy, model="gpt-4o", tracing=False)
+        t0 = time.perf_counter()
+        s.prepare(msgs)
+        ours.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        litellm.token_counter(model="gpt-4o", messages=msgs)
+        theirs.append(time.perf_counter() - t0)
+    return min(ours), min(theirs)
+
+
+def completion_memory(msgs: list[dict], policy: str) -> tuple[int, int]:
+    """Bytes held after a run of model calls on `msgs`: through Session.completion, and through plain
+    litellm.completion (what the agent itself keeps: its messages, litellm's responses)."""
+    import litellm
+
+    def run(call) -> int:
+        gc.collect()
+        tracemalloc.start()
+        kept = []
+        for i in ends(msgs)[:-1]:
+            kept.append(call(msgs[:i]))
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        del kept
+        return held
+
+    for i in ends(msgs)[:3]:  # litellm's own first-call caches are not the session's
+        litellm.completion(model="gpt-4o", messages=msgs[:i], mock_response="ok")
+    plain = run(lambda m: litellm.completion(model="gpt-4o", messages=m, mock_response="ok"))
+    holder = {}
+
+    def through(m):
+        s = holder.setdefault("s", contextkit.Session(policy, model="gpt-4o", tracing=False))
+        return s.completion(model="gpt-4o", messages=m, mock_response="ok")
+
+    ours = run(through)
+    holder.clear()
+    return ours, plain
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=[250, 1000, 4000, 16000])
+    ap.add_argument("--policy", default="default")
+    a = ap.parse_args()
+    print(f"policy {a.policy}; machine load {os.getloadavg()[0]:.1f}")
+    print("| messages | tokens | incremental prepare (median, last 40 calls) | cold prepare | litellm.token_counter | cold / token_counter | session holds / text |")
+    print("|---|---|---|---|---|---|---|")
+    import litellm
+
+    ref = 1000 if 1000 in a.sizes else a.sizes[0]  # the issue's yardstick: the cost at 1k messages
+    base = incremental(by_messages(ref), a.policy)
+    for n in a.sizes:
+        msgs = by_messages(n)
+        tokens = litellm.token_counter(model="gpt-4o", messages=msgs)
+        inc = base if n == ref else incremental(msgs, a.policy)
+        held = held_after_replay(msgs, a.policy)
+        c, tc = cold(msgs, a.policy)
+        print(f"| {len(msgs):,} | {tokens:,} | {inc * 1e3:.3f} ms ({inc / base:.2f}x the {ref:,}-message cost) "
+              f"| {c * 1e3:.0f} ms | {tc * 1e3:.0f} ms | {c / tc:.2f}x | {held / text_bytes(msgs):.2f}x |", flush=True)
+    msgs = by_messages(1000)
+    ours, plain = completion_memory(msgs, a.policy)
+    tb = text_bytes(msgs)
+    print(f"\nSession.completion run on {len(msgs):,} messages ({len(ends(msgs)) - 1} calls): session and records hold "
+          f"{(ours - plain) / 1e6:.2f} MB beyond plain litellm ({plain / 1e6:.2f} MB) = {(ours - plain) / tb:.2f}x the "
+          f"conversation's text ({tb / 1e6:.2f} MB); target <= 3x")
+
+
+if __name__ == "__main__":
+    main()
