@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -51,6 +52,7 @@ _KEY_LINE = re.compile(
 LINE_CHARS = 160  # longer lines are kept as an excerpt around the identifier
 _EXCERPT = 60
 _CHARS_PER_TOKEN = 3.6  # to compare candidate lines without tokenizing each
+_OCCURRENCES = 20  # lines looked at per identifier
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,18 +121,30 @@ def evidence_lines(text: str, wanted: Iterable[str], budget_tokens: int) -> list
     want = set(wanted)
     if not want:
         return []
+    starts = [0]  # where each line starts: the identifiers are found by C-level searches, not per line
+    at = text.find("\n")
+    while at >= 0:
+        starts.append(at + 1)
+        at = text.find("\n", at + 1)
+    holders: dict[int, set[str]] = {}  # line number -> the wanted identifiers found in it
+    for t in want:
+        at, seen = text.find(t), 0
+        while at >= 0 and seen < _OCCURRENCES:
+            holders.setdefault(bisect_right(starts, at) - 1, set()).add(t)
+            at, seen = text.find(t, at + len(t)), seen + 1
     found: dict[str, tuple[int, set[str]]] = {}  # line -> (position, identifiers it holds)
-    for pos, raw in enumerate(text.splitlines()):
-        hit = terms(raw) & want
+    for pos in sorted(holders):
+        end = starts[pos + 1] - 1 if pos + 1 < len(starts) else len(text)
+        line = text[starts[pos] : end].strip()
+        hit = terms(line) & holders[pos]  # whole identifiers, not a piece of a longer one
         if not hit:
             continue
-        line = raw.strip()
         if len(line) > LINE_CHARS:
             t = min(hit, key=line.find)
             i = line.find(t)
             line = ("…" if i > _EXCERPT else "") + line[max(0, i - _EXCERPT) : i + len(t) + _EXCERPT] + "…"
             hit = {h for h in hit if h in line}
-        if line not in found:
+        if line and line not in found:
             found[line] = (pos, hit)
     chosen: list[tuple[int, str]] = []
     covered: set[str] = set()
