@@ -10,6 +10,7 @@ from .config import load_policy, save_policy
 from .errors import (
     BudgetExceeded,
     ContextkitError,
+    ContextOverflowError,
     LoopDetected,
     InvalidMessagesError,
     PolicyConfigError,
@@ -67,6 +68,7 @@ __all__ = [
     "BudgetExceeded",
     "LoopDetected",
     "ContextkitError",
+    "ContextOverflowError",
     "InvalidMessagesError",
     "PolicyConfigError",
     "PruningFailedError",

@@ -37,6 +37,7 @@ from . import cost as _cost
 from . import guards as _guards
 from .errors import InvalidMessagesError, PolicyConfigError
 from .messages import as_dicts, message_dict
+from .fit import FitRequest
 from .records import PrepareReport, StepRecord
 from .streaming import RecordingStream
 
@@ -144,7 +145,8 @@ class _Step:
             messages = kwargs.get("messages")
             if not isinstance(messages, list):
                 raise InvalidMessagesError(f"expected a list of message dicts, got {type(messages).__name__}")
-            prepared = session._prepare(messages)  # InvalidMessagesError here: nothing has been sent
+            # InvalidMessagesError / ContextOverflowError here: nothing has been sent
+            prepared = session._prepare(messages, _fit_request(session, kwargs))
         sent, report = prepared
         self.report: PrepareReport = report
         self.step = report.step
@@ -380,6 +382,19 @@ def _response_ms(response: Any) -> float | None:
     if ms is None:
         ms = (getattr(response, "_hidden_params", None) or {}).get("_response_ms")
     return float(ms) if isinstance(ms, (int, float)) else None
+
+
+def _fit_request(session: Any, kwargs: dict) -> FitRequest:
+    """What the call asks for, for fitting the model's window: its model, max_tokens and tools."""
+    out = kwargs.get("max_completion_tokens") or kwargs.get("max_tokens")
+    tools = kwargs.get("tools")
+    extra = 0
+    if tools:
+        try:
+            extra = session.ledger.counter.count(json.dumps(tools, ensure_ascii=False, default=str))
+        except Exception:  # noqa: BLE001 - an estimate
+            extra = 0
+    return FitRequest(str(kwargs.get("model") or "") or None, int(out) if isinstance(out, int) else None, extra)
 
 
 def _openai_itself(api_base: str) -> bool:

@@ -54,3 +54,16 @@ class LoopDetected(ContextkitError):
     def __init__(self, message: str, event=None):
         super().__init__(message)
         self.event = event
+
+
+class ContextOverflowError(ContextkitError):
+    """The request cannot fit the model's context window, even pruned, cut and compacted: raised
+    before anything is sent. `needed`: tokens the call would take (input and output); `window`."""
+
+    def __init__(self, needed: int, window: int, output: int = 0):
+        self.needed, self.window, self.output = needed, window, output
+        super().__init__(
+            f"the request needs {needed:,} tokens ({needed - output:,} input + {output:,} output reserved) and the "
+            f"model's context window is {window:,}: it does not fit even with every tool result pruned or cut"
+            " (a compactor, Session(compactor=...), can summarise old turns; a smaller max_tokens leaves more room)"
+        )

@@ -20,6 +20,7 @@ from .signals import CallFacts, call_facts, is_error, ordered_terms, terms
 from .tokens import MESSAGE_OVERHEAD, TokenCounter
 
 KEPT, PRUNED, PINNED, RESTORED = "kept", "pruned", "pinned", "restored"
+COMPACTED = "compacted"  # replaced, with the turns around it, by a summary
 _RECENT_TERMS = 16  # tool results whose terms stay cached (see Ledger.terms_of)
 
 
@@ -165,11 +166,11 @@ class Ledger:
         self.modified.pop(seg.handle, None)
 
     def count_message(self, m: Mapping) -> int:
-        """Tokens of a message as the ledger counts them (text, tool calls, reasoning, images)."""
+        """Tokens of a message as the ledger counts them (text, tool calls, reasoning, ids and names, images)."""
         count = self.counter.count
         content = m.get("content")
         role = m.get("role")
-        n = count(msgs.content_text(content)) + msgs.image_parts(content) * msgs.IMAGE_TOKENS + MESSAGE_OVERHEAD
+        n = count(msgs.content_text(content)) + count(msgs.ids_text(m)) + msgs.image_parts(content) * msgs.IMAGE_TOKENS + MESSAGE_OVERHEAD
         if role == "assistant":
             n += count(msgs.tool_calls_text(m)) + count(msgs.reasoning_text(m))
         return n
@@ -348,6 +349,7 @@ class Ledger:
             count(text)
             + count(calls_text)
             + reasoning_tokens
+            + count(msgs.ids_text(m))
             + msgs.image_parts(content) * msgs.IMAGE_TOKENS
             + MESSAGE_OVERHEAD
         )

@@ -224,6 +224,16 @@ def tool_calls_text(m: Mapping) -> str:
     return "\n".join(parts)
 
 
+def ids_text(m: Mapping) -> str:
+    """The name, tool_call_id and tool-call ids of a message: the provider bills them too (a
+    tool-call id can be 20 tokens, on every result, on every call)."""
+    parts = [v for v in (m.get("name"), m.get("tool_call_id")) if isinstance(v, str)]
+    for tc in m.get("tool_calls") or ():
+        if isinstance(tc, Mapping) and isinstance(tc.get("id"), str):
+            parts.append(tc["id"])
+    return " ".join(parts)
+
+
 def reasoning_text(m: Mapping) -> str:
     """reasoning_content and thinking_blocks of an assistant message (what the model thought)."""
     parts = []

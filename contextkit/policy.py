@@ -168,7 +168,7 @@ class Policy:
         if not victims:
             return out
         victims = sorted(victims + near, key=lambda v: v[0].index)
-        prunes = self._placeholders(ledger, step, victims, ruleset, out)
+        prunes = self.placeholders(ledger, step, victims, out)
         gain = sum(d.segment.sent_tokens - d.tokens for d in prunes)
         if not prunes or (self.clear_at_least and gain < self.clear_at_least):
             return out
@@ -185,14 +185,16 @@ class Policy:
             prunes = sorted(tail_first[:n], key=lambda d: d.segment.index)
         return out + prunes
 
-    def _placeholders(self, ledger: Ledger, step: int, victims: list, ruleset: dict, out: list[Decision]) -> list[Decision]:
-        """Render each victim's placeholder; one that would not be `min_saving` smaller keeps its result."""
+    def placeholders(self, ledger: Ledger, step: int, victims: list, out: list[Decision]) -> list[Decision]:
+        """Prune decisions for `victims` ((segment, rule code, reason), in index order), each with its
+        rendered placeholder; a result whose placeholder would not be `min_saving` smaller gets a keep
+        decision in `out` instead."""
         carried: set[int] = set()  # terms this step's earlier placeholders already carry
         going = {id(seg) for seg, _, _ in victims}
         prunes: list[Decision] = []
         count = ledger.counter.count
         for seg, code, why in victims:
-            style = ruleset[seg.tool_name].placeholder or self.placeholder
+            style = self.rule_for(seg.tool_name).placeholder or self.placeholder
             text = content_text(seg.original.get("content"))
             fields = {
                 "tool": seg.tool_name or "tool", "tokens": f"{seg.tokens:,}", "chars": f"{len(text):,}",

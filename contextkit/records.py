@@ -23,6 +23,7 @@ class PrepareReport:
     fallback: str | None = None  # why the request went unpruned, if it did
     error: str | None = None  # an internal error, recorded instead of raised (fail-open)
     duration_ms: float = 0.0
+    notes: list[str] = field(default_factory=list)  # fitting the window, compaction: what was done and why
 
 
 @dataclass
@@ -50,6 +51,7 @@ class StepRecord:
     step: int
     model: str
     started_at: float  # epoch seconds
+    kind: str = "chat"  # "chat": the agent's model call; "compaction": a summariser's call
     latency_ms: float = 0.0
     provider: str | None = None
     messages_sent: list[dict] = field(default_factory=list, repr=False)  # the latest step's only (observers get each)

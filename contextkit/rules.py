@@ -13,6 +13,9 @@ UNUSED = "unused"  # the agent has not drawn on it for longer than max_age
 SUPERSEDED = "superseded"  # a later call made it stale
 KEEP_LAST = "keep_last"  # older than the newest N results
 SIZE_CAP = "size_cap"  # larger than max_tokens / max_chars
+FIT = "fit"  # pruned early: the request would not have fit the model's context window
+CUT = "cut"  # cut to a head and a tail: the request would not have fit even with every prune
+COMPACTED = "compacted"  # replaced, with the turns around it, by a summary (Session(compactor=...))
 
 # a tool result kept, for now or for good
 PINNED = "pinned"  # its tool is pinned, excluded or not included
@@ -29,5 +32,6 @@ REINSTATED = "reinstated"  # its original is sent in place again
 REASONING_CLEARED = "reasoning_cleared"  # reasoning of an old turn dropped (keep_thinking_turns)
 REASONING_RESTORED = "reasoning_restored"  # the turn became the latest again: reasoning back
 ARGUMENTS_CLEARED = "arguments_cleared"  # a pruned result's call arguments blanked (clear_tool_inputs)
+ARGUMENTS_CUT = "arguments_cut"  # large call arguments cut to fit the model's context window
 
-PRUNE_RULES = frozenset({UNUSED, SUPERSEDED, KEEP_LAST, SIZE_CAP})
+PRUNE_RULES = frozenset({UNUSED, SUPERSEDED, KEEP_LAST, SIZE_CAP, FIT, CUT})

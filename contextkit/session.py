@@ -14,14 +14,17 @@ from typing import Any
 from . import calls, rules, validity
 from .cache import CacheModel, Payback, prices_for
 from .config import resolve_policy
-from .errors import InvalidMessagesError, PolicyConfigError, PruningFailedError, UnknownHandleError
-from .ledger import KEPT, PINNED, PRUNED, RESTORED, Ledger, Segment
+from .errors import ContextOverflowError, InvalidMessagesError, PolicyConfigError, PruningFailedError, UnknownHandleError
+from .ledger import COMPACTED, KEPT, PINNED, PRUNED, RESTORED, Ledger, Segment
 from .messages import content_text
 from .policy import Policy
 from .observers import default_observers, notify
 from .records import PrepareReport, StepRecord, ToolRecord
 from .tools import ToolScope, run_tool
 from .restore import RESTORE_TOOL_NAME, call_parts, requested_handle, restore_tool
+from . import fit as fit_mod
+from .compaction import Compaction, Compactions, compaction_record, compactor_from, run_summarizer, summary_message
+from .fit import FitRequest
 from .surgery import Editor
 from .tokens import TokenCounter
 
@@ -50,6 +53,7 @@ class Session:
         budget: Any = None,
         loop_guard: Any = None,
         prices: dict | None = None,
+        compactor: Any = None,
     ):
         self.policy: Policy = resolve_policy(policy)
         self.model = model
@@ -75,6 +79,8 @@ class Session:
         self._context_window = context_window
         self.editor = Editor(self.ledger, self.policy)
         self._cache: CacheModel | None = None  # the prompt cache, priced (policies with max_payback_steps)
+        compactor = compactor_from(compactor)  # a model name, a function messages -> str, or a Compactor
+        self._compactions = Compactions(compactor) if compactor is not None else None
         self._open_stream = None  # weakref to the last call's stream until it ends (contextkit/calls.py)
         self._lock = threading.RLock()
         if self.policy.trigger_fraction is not None and model and context_window is None:
@@ -94,8 +100,9 @@ class Session:
         for malformed input; any internal error sends `messages` unchanged and is recorded."""
         return self._prepare(messages)[0]
 
-    def _prepare(self, messages: list[dict]) -> tuple[list[dict], PrepareReport]:
-        """`prepare` and the report of this very call (another thread may prepare right after)."""
+    def _prepare(self, messages: list[dict], fit: FitRequest | None = None) -> tuple[list[dict], PrepareReport]:
+        """`prepare` and the report of this very call (another thread may prepare right after).
+        `fit`: what the call will ask for (Session.completion knows max_tokens and the tools)."""
         with self._lock:
             t0 = time.perf_counter()
             step = self.step + 1
@@ -124,9 +131,12 @@ class Session:
                     if validity.introduced_problem(out, messages):
                         out = self.editor.sent_unchanged(messages)
                         report.fallback = f"the request would have been invalid ({problem}); sent unchanged"
+                out = self._fit(out, messages, report, fit or FitRequest(self.model))
+            except ContextOverflowError:
+                raise  # the request cannot fit the window: nothing is sent
             except Exception as e:  # noqa: BLE001
                 return self._fail_open(messages, e, t0, report), report
-            report.tokens_after = self.ledger.sent_tokens
+            report.tokens_after = self.ledger.sent_tokens - (self._compactions.saved() if self._compactions else 0)
             report.duration_ms = (time.perf_counter() - t0) * 1000
             self.reports.append(report)
             notify(self.observers, "prepared", self, report)
@@ -149,6 +159,86 @@ class Session:
         if self._cache is not None and (new_from < len(led.segments) or editor.first_edit is not None):
             self._cache.record(*self._cache.step_costs(led, new_from, editor.first_edit))
         return pruned
+
+    def _fit(self, out: list[dict], messages: list[dict], report: PrepareReport, req: FitRequest) -> list[dict]:
+        """The request within the model's window (contextkit/fit.py): prune early, cut, compact, or
+        raise ContextOverflowError before anything is sent. Summaries already made go in place."""
+        comp = self._compactions
+        budget = self._budget(req)
+        if budget is None and comp is None:
+            return out
+        led, step = self.ledger, self.step
+
+        def total() -> int:
+            return led.sent_tokens - (comp.saved() if comp else 0)
+
+        edits: list[Segment] = []
+        if budget is not None and total() > budget.limit:
+            edits += self.editor.apply(fit_mod.eventual_prunes(self.policy, led, step), step)
+            if edits:
+                report.notes.append(f"fit: {len(edits)} results pruned early (the request would not fit {budget.window:,} tokens)")
+            if total() > budget.limit:
+                cut = self.editor.apply(fit_mod.cuts(led, total() - budget.limit), step)
+                if cut:
+                    report.notes.append(f"fit: {len(cut)} results cut to a head and a tail")
+                edits += cut
+            if total() > budget.limit:
+                args = self.editor.cut_arguments(fit_mod.cut_arguments(led, total() - budget.limit))
+                if args:
+                    report.notes.append(f"fit: the arguments of {len(args)} older tool calls cut")
+                    edits += args
+        if edits:
+            report.pruned += [(seg.handle, seg.reason) for seg in edits if seg.state == PRUNED]
+            out = self.editor.output(messages)
+        if comp is not None:
+            trigger = comp.compactor.trigger(budget.window if budget else None)
+            over = budget is not None and total() > budget.limit
+            if over or (trigger is not None and total() > trigger):
+                self._compact(out, report)
+            out = comp.splice(out)
+        if budget is not None and total() > budget.limit:
+            raise ContextOverflowError(total() + budget.output + budget.extra, budget.window, budget.output)
+        return out
+
+    def _budget(self, req: FitRequest) -> fit_mod.Budget | None:
+        model = req.model or self.model
+        window = self._context_window
+        info = None
+        if window is None and model:
+            from .models import model_info
+
+            info = model_info(model)
+            window = (info or {}).get("max_input_tokens") or (info or {}).get("max_tokens")
+        if not window:
+            return None
+        if info is None and model:
+            from .models import model_info
+
+            info = model_info(model)
+        reserve = fit_mod.output_reserve(req.max_tokens, (info or {}).get("max_output_tokens"))
+        return fit_mod.Budget(int(window), reserve, req.extra_tokens)
+
+    def _compact(self, out: list[dict], report: PrepareReport) -> None:
+        """Summarise the oldest whole turns once (Compactions.region) and record the summariser's call."""
+        comp = self._compactions
+        assert comp is not None
+        where = comp.region(self.ledger)
+        if where is None:
+            return
+        a, b = where
+        region = self.ledger.segments[a:b]
+        summary, facts = run_summarizer(comp.compactor, [dict(m) for m in out[a:b]])
+        handles = [seg.handle for seg in region]
+        message = summary_message(summary, handles, len(region))
+        tokens = self.ledger.count_message(message)
+        replaced = sum(seg.sent_tokens for seg in region)
+        comp.done.append(Compaction(region, message, tokens, self.step, replaced))
+        for seg in region:
+            if seg in self.ledger.open:
+                self.ledger.open.remove(seg)
+            seg.set_state(COMPACTED, rules.COMPACTED, f"compacted at step {self.step} into a summary of {len(region)} messages")
+        report.notes.append(f"compacted {len(region)} messages ({replaced:,} tokens) into {tokens:,} tokens")
+        self.record_step(compaction_record(self, facts, summary, replaced, tokens))
 
     def _problem(self, out: list[dict], messages: list[dict], pruned: list[Segment]) -> str | None:
         """The validity check every output gets (field-notes §2 rules, see validity.py).

@@ -160,6 +160,14 @@ class Editor:
                     self._edit(caller, sent)
         self.assistants = [s for s in self.assistants if s.sent_message is not None]
 
+    def cut_arguments(self, cuts: list[tuple[Segment, dict, int]]) -> list[Segment]:
+        """Send these assistant turns with their large call arguments cut (contextkit/fit.py)."""
+        for seg, message, tokens in cuts:
+            self._edit(seg, message, tokens)
+            seg.rule, seg.reason = rules.ARGUMENTS_CUT, "large tool-call arguments cut to fit the model's context window"
+            self._track(seg)
+        return [seg for seg, _, _ in cuts]
+
     def reinstate(self, seg: Segment) -> None:
         """Send a pruned result's original in place again (Session.restore(reinstate=True))."""
         self._revert(seg)

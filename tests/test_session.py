@@ -222,10 +222,14 @@ def test_counts_tokens_once_per_segment(monkeypatch):
     real = s.ledger.counter.count
     monkeypatch.setattr(s.ledger.counter, "count", lambda text: calls.append(text) or real(text))
     s.prepare(msgs)
-    # only the two new messages were tokenized: the assistant turn (text, calls) and the tool result
+    # only the two new messages were tokenized: the assistant turn (text, calls, ids) and the tool result
+    from contextkit.messages import ids_text, tool_calls_text
+
     counted = [t for t in calls if t]
-    assert len(counted) == 3
-    assert counted[0] == msgs[-2]["content"] and counted[2] == msgs[-1]["content"]
+    new = msgs[-2:]
+    parts = {m.get("content") for m in new} | {tool_calls_text(m) for m in new} | {ids_text(m) for m in new}
+    assert counted and all(t in parts for t in counted)
+    assert msgs[-2]["content"] in counted and msgs[-1]["content"] in counted
     assert s.ledger.raw_tokens == sum(seg.tokens for seg in s.ledger)
 
 
