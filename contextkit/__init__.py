@@ -6,6 +6,7 @@
 """
 
 from . import _offline  # noqa: F401  (offline defaults before litellm or tiktoken load)
+from .compaction import Compactor
 from .config import load_policy, save_policy
 from .errors import (
     BudgetExceeded,
@@ -47,6 +48,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "Session",
+    "Compactor",
     "Policy",
     "ToolRule",
     "Placeholder",
