@@ -1,0 +1,96 @@
+"""However a traced program ends, its trace is whole: every step stored and the run ended with a
+final status. Real processes making real model calls (tests/exit_agent.py against
+tests/openai_server.py), a real DuckDB file, on whatever duckdb release is installed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from contextkit.tracing.store import TraceStore
+
+HERE = Path(__file__).resolve().parent
+CALLS = 30
+
+
+def spawn(script: str, db: Path, *args: str) -> subprocess.Popen:
+    env = dict(os.environ, CONTEXTKIT_TRACE_DB=str(db))
+    for var in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "DD_API_KEY", "CONTEXTKIT_TRACING"):
+        env.pop(var, None)
+    return subprocess.Popen([sys.executable, str(HERE / script), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+
+
+def run_id_of(out: str) -> str:
+    return next(line.split()[1] for line in out.splitlines() if line.startswith("run "))
+
+
+def stored(db: Path, run_id: str) -> tuple[int, dict | None]:
+    store = TraceStore(db)
+    n = store.query("SELECT count(*) AS n FROM llm_calls WHERE run_id = ?", [run_id])[0]["n"]
+    ended = store.query("SELECT status, ended_by FROM agent_runs WHERE run_id = ?", [run_id])
+    return n, (ended[0] if ended else None)
+
+
+# (how the program ends, its exit code, the run's final status, what ended it)
+ENDINGS = [
+    ("return", 0, "ok", "interpreter exit"),
+    ("sys_exit", 0, "ok", "interpreter exit"),
+    ("exception", 1, "error", "uncaught RuntimeError"),
+]
+
+
+@pytest.mark.parametrize("duckdb_first", [False, True], ids=["contextkit-first", "duckdb-first"])
+@pytest.mark.parametrize("end, code, status, ended_by", ENDINGS, ids=[e[0] for e in ENDINGS])
+def test_a_program_that_just_ends_stores_every_call_and_ends_its_run(tmp_path, openai_server, end, code, status,
+                                                                      ended_by, duckdb_first):
+    db = tmp_path / "traces.duckdb"
+    p = spawn("exit_agent.py", db, openai_server.base_url, "--calls", str(CALLS), "--end", end,
+              *(["--duckdb-first"] if duckdb_first else []))
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == code, err
+    assert "ready" in out, err
+    n, run = stored(db, run_id_of(out))
+    assert n == CALLS, err
+    assert run == {"status": status, "ended_by": ended_by}
+    assert TraceStore(db).run(run_id_of(out))["steps"] == CALLS
+
+
+@pytest.mark.parametrize("sig, code, ended_by", [
+    (signal.SIGINT, -signal.SIGINT, "uncaught KeyboardInterrupt"),  # Ctrl+C
+    (signal.SIGTERM, -signal.SIGTERM, "SIGTERM"),  # kill, systemd, docker stop
+], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_and_sigterm_end_the_run_with_every_call_stored(tmp_path, openai_server, sig, code, ended_by):
+    db = tmp_path / "traces.duckdb"
+    p = spawn("exit_agent.py", db, openai_server.base_url, "--calls", str(CALLS), "--end", "wait")
+    lines = []
+    for line in p.stdout:
+        lines.append(line)
+        if line.strip() == "ready":
+            break
+    p.send_signal(sig)
+    out, err = p.communicate(timeout=60)
+    out = "".join(lines) + out
+    assert p.returncode == code, err  # still dies of the signal, as its parent expects
+    n, run = stored(db, run_id_of(out))
+    assert n == CALLS, err
+    assert run == {"status": "error", "ended_by": ended_by}
+
+
+def test_four_processes_that_exit_without_closing_keep_all_their_steps(tmp_path):
+    db = tmp_path / "shared.duckdb"
+    procs = [spawn("tracing_agent.py", db, "--steps", "40", "--name", f"plain-{i}", "--no-close") for i in range(4)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err
+    store = TraceStore(db)
+    runs = sorted(store.runs(), key=lambda r: r["name"])
+    assert [r["name"] for r in runs] == [f"plain-{i}" for i in range(4)]
+    assert all(r["steps"] == 40 and r["status"] == "ok" and r["ended_at"] is not None for r in runs), runs
+    assert store.query("SELECT count(*) AS n FROM llm_calls")[0]["n"] == 160
+    assert store.query("SELECT count(*) AS n FROM tool_spans")[0]["n"] == 4 * 39
