@@ -80,3 +80,39 @@ def test_the_readme_setting_keeps_either_order_offline(tmp_path, openai_server, 
     check_offline_work(out)
     assert attempts == [], attempts
     assert "litellm was imported before contextkit" not in err
+
+
+def test_litellm_first_with_a_price_map_from_the_network_gets_the_bundled_one_back(tmp_path, openai_server):
+    """litellm fetched a map that differs from its bundled one (served here from 127.0.0.1): after
+    `import contextkit` the costs come from the bundled map again."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from litellm.litellm_core_utils.get_model_cost_map import GetModelCostMap
+
+    remote = GetModelCostMap.load_local_model_cost_map()
+    remote["gpt-4o-mini"] = dict(remote["gpt-4o-mini"], input_cost_per_token=1.0, output_cost_per_token=1.0)
+    body = json.dumps(remote).encode()
+
+    class Map(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Map)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/model_prices.json"
+        out, attempts, err = run(tmp_path, openai_server, "litellm", LITELLM_MODEL_COST_MAP_URL=url)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert attempts == []  # only this machine was asked
+    assert out["local"] and out["cost"] < 0.01, out  # not the fetched price of $1 a token
+    assert "litellm was imported before contextkit" in err
