@@ -137,7 +137,7 @@ def test_a_store_from_a_newer_contextkit_is_a_clear_error_and_is_left_alone(tmp_
     con.close()
     size = path.stat().st_size
 
-    with pytest.raises(StoreSchemaError, match=rf"schema {SCHEMA_VERSION + 7}.*newer.*reads up to {SCHEMA_VERSION}"):
+    with pytest.raises(StoreSchemaError, match=rf"schema {SCHEMA_VERSION + 7}, newer .* reads up to schema {SCHEMA_VERSION}:"):
         TraceStore(path).runs()
     assert TraceStore(path).schema_version == SCHEMA_VERSION + 7  # what the viewer checks first
 

@@ -10,7 +10,7 @@ import pytest
 
 from contextkit import tracing
 from contextkit import Policy, Session
-from contextkit.tracing.store import TraceStore
+from contextkit.tracing.store import SCHEMA_VERSION, TraceStore
 
 from helpers import conversation
 from tracing_agent import replay
@@ -85,7 +85,7 @@ def test_store_directory_and_file_are_owner_only(store):
     finish(s)
     assert stat.S_IMODE(os.stat(os.path.dirname(store.path)).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
-    assert store.schema_version == 1
+    assert store.schema_version == SCHEMA_VERSION
 
 
 def test_prepare_only_usage_still_records_context_and_messages(store):

@@ -13,21 +13,31 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any
+from typing import Any, Callable
 
 from contextkit.records import PrepareReport, StepRecord, ToolRecord
 
 from . import conventions as C
 from .privacy import REDACTED, Masker
 
-# The Segment fields captured on the agent thread (one C-level call per segment).
-SEG_FIELDS = (
-    "handle", "index", "role", "kind", "tool_name", "tool_call_id", "tokens", "sent_tokens",
-    "reasoning_tokens", "first_seen", "last_used", "used_count", "state", "reason", "superseded_by",
-    "pruned_at", "sent_message",
-)
-seg_getter = attrgetter(*SEG_FIELDS)
+# The Segment fields captured on the agent thread (conventions.SEGMENT_FIELDS declares them), and
+# the replacement message each segment is sent as (None: sent as the agent gave it).
+SEG_FIELDS = tuple(f.name for f in C.SEGMENT_FIELDS if f.captured) + ("sent_message",)
 _I = {name: i for i, name in enumerate(SEG_FIELDS)}
+
+
+def _segment_getter(names: tuple[str, ...]) -> Callable[[Any], tuple]:
+    """One C-level call per segment (attrgetter) when the engine's Segment has every field; a field it
+    does not have yet (`rule`, before the engine's rule codes land) reads as None."""
+    from contextkit.ledger import Segment
+
+    have = set(getattr(Segment, "__dataclass_fields__", ()))
+    if all(n in have for n in names):
+        return attrgetter(*names)
+    return lambda seg: tuple(getattr(seg, n, None) for n in names)
+
+
+seg_getter = _segment_getter(SEG_FIELDS)
 
 
 def guard_event(m: Masker, ev: Any) -> dict:
@@ -115,14 +125,15 @@ def _changes(a: dict, st: RunState, rows: list[tuple], step: int) -> None:
 def _manifest(a: dict, prefix: str, rows: list[tuple], step: int) -> None:
     """Segment rows as parallel arrays ("" / -1 where a value is missing: arrays hold no nulls)."""
     cols = list(zip(*rows))
-    for name in C.SEG_STR_FIELDS:
-        a[prefix + name] = ["" if v is None else str(v) for v in cols[_I[name]]]
-    for name in C.SEG_INT_FIELDS:
-        if name == "age":
+    for f in C.SEGMENT_FIELDS:
+        if f.name == "age":
             a[prefix + "age"] = [step - v for v in cols[_I["last_used"]]]
+        elif f.name == "edited":
+            a[prefix + "edited"] = [v is not None for v in cols[_I["sent_message"]]]
+        elif f.kind == "str":
+            a[prefix + f.name] = ["" if v is None else str(v) for v in cols[_I[f.name]]]
         else:
-            a[prefix + name] = [-1 if v is None else int(v) for v in cols[_I[name]]]
-    a[prefix + "edited"] = [v is not None for v in cols[_I["sent_message"]]]
+            a[prefix + f.name] = [-1 if v is None else int(v) for v in cols[_I[f.name]]]
 
 
 def _contents(a: dict, st: RunState, rows: list[tuple], ledger: Any) -> None:

@@ -83,18 +83,20 @@ class RunObserver(Observer):
         task, answer = _task_and_answer(session)
         self._t.submit(self._end_agent, totals, task, answer, end, None)
 
-    def end_at_exit(self) -> None:
-        """The interpreter is exiting with this run still open: end its AGENT span."""
+    def end_at_exit(self, ended_by: str = "interpreter exit", failed: bool = False) -> None:
+        """The process (or its tracing) is ending with this run still open: end its AGENT span,
+        saying why (`failed`: an uncaught exception or a signal, so the run's status is error)."""
         if not self._ended and self._agent is not None:
             self._ended = True
-            self._t.submit(self._end_agent, {}, None, None, time.time_ns(), "interpreter exit")
+            self._t.submit(self._end_agent, {}, None, None, time.time_ns(), ended_by, failed)
 
     def _collected(self) -> None:
         if not self._ended and self._agent is not None:
             self._ended = True
             self._t.submit(self._end_agent, {}, None, None, time.time_ns(), "session garbage-collected without close()")
 
-    def _end_agent(self, totals: dict, task: Any, answer: Any, end: int, ended_by: str | None) -> None:
+    def _end_agent(self, totals: dict, task: Any, answer: Any, end: int, ended_by: str | None,
+                   failed: bool = False) -> None:
         span = self._agent
         m = self._state.masker
         attrs = dict(totals)
@@ -109,6 +111,8 @@ class RunObserver(Observer):
         span.set_attributes(attrs)
         if totals.get("contextkit.run.errors"):
             span.set_status(Status(StatusCode.ERROR, f"{totals['contextkit.run.errors']} failed model call(s)"))
+        elif failed:
+            span.set_status(Status(StatusCode.ERROR, ended_by))
         span.end(end_time=end)
         self._state = RunState(run_id=self.run_id, masker=self._state.masker, base=self._state.base)  # free caches
 
