@@ -265,3 +265,46 @@ def test_guard_events_and_tools_are_stored_masked_and_as_sent(store, openai_serv
     assert "loop" in dump and key not in dump
     names = [json.loads(r["body"]) for r in store.query("SELECT body FROM blobs WHERE kind = 'tools'")]
     assert sorted(len(b) for b in names) == [1, 2]  # the list as sent at steps 1-2, and at step 3
+
+
+def test_a_segments_rule_code_is_stored_beside_its_reason(store, monkeypatch):
+    """The engine's Segment.rule (a code such as "keep_last") reaches segment_states.rule; here a
+    getter stands in for an engine whose segments carry it (the real one reads seg.rule)."""
+    from contextkit.tracing import builders, spans
+
+    at = builders.SEG_FIELDS.index("rule")
+    real = builders.seg_getter
+
+    def with_rule(seg):
+        row = real(seg)
+        return row[:at] + ("keep_last" if seg.state == "pruned" else None,) + row[at + 1:]
+
+    monkeypatch.setattr(spans, "seg_getter", with_rule)
+    s = Session(Policy(keep_last=1, protect_recent_turns=0))
+    seen = replay(s, conversation(n_tools=4))
+    finish(s)
+    last = seen[-1][0]
+    segs = store.segments(s.id, last)
+    pruned = [r for r in segs if r["state"] == "pruned"]
+    assert pruned and all(r["rule"] == "keep_last" for r in pruned)
+    assert all(r["rule"] is None for r in segs if r["state"] != "pruned")
+    assert {r["rule"] for r in store.step_messages(s.id, last) if r["state"] == "pruned"} == {"keep_last"}
+
+
+def test_the_getter_reads_rule_off_segments_that_have_it():
+    from dataclasses import dataclass
+
+    from contextkit.ledger import Segment
+    from contextkit.tracing import builders
+
+    @dataclass(eq=False, slots=True)
+    class RuledSegment(Segment):
+        rule: str | None = None
+
+    get = builders.segment_getter(builders.SEG_FIELDS, RuledSegment)
+    seg = RuledSegment(handle="h1", index=0, role="tool", kind="tool_result", tokens=9, chars=30, first_seen=1,
+                       last_used=1, rule="superseded")
+    assert get(seg)[builders.SEG_FIELDS.index("rule")] == "superseded"
+    plain = builders.segment_getter(builders.SEG_FIELDS, object)  # an engine without rule codes
+    assert plain(seg)[builders.SEG_FIELDS.index("rule")] == "superseded"
+    assert builders.segment_getter(("handle", "rule"), object)(Segment("h2", 0, "user", "user", 1, 1, 1, 1)) == ("h2", None)

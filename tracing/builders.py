@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any, Callable
 
+from contextkit.ledger import Segment
 from contextkit.records import PrepareReport, StepRecord, ToolRecord
 
 from . import conventions as C
@@ -26,18 +27,16 @@ SEG_FIELDS = tuple(f.name for f in C.SEGMENT_FIELDS if f.captured) + ("sent_mess
 _I = {name: i for i, name in enumerate(SEG_FIELDS)}
 
 
-def _segment_getter(names: tuple[str, ...]) -> Callable[[Any], tuple]:
+def segment_getter(names: tuple[str, ...], segment_class: type) -> Callable[[Any], tuple]:
     """One C-level call per segment (attrgetter) when the engine's Segment has every field; a field it
     does not have yet (`rule`, before the engine's rule codes land) reads as None."""
-    from contextkit.ledger import Segment
-
-    have = set(getattr(Segment, "__dataclass_fields__", ()))
+    have = set(getattr(segment_class, "__dataclass_fields__", ()))
     if all(n in have for n in names):
         return attrgetter(*names)
     return lambda seg: tuple(getattr(seg, n, None) for n in names)
 
 
-seg_getter = _segment_getter(SEG_FIELDS)
+seg_getter = segment_getter(SEG_FIELDS, Segment)
 
 
 def guard_event(m: Masker, ev: Any) -> dict:
