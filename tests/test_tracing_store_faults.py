@@ -140,3 +140,14 @@ def test_flush_is_false_when_the_store_cannot_be_written(tmp_path):
         assert exporter.force_flush(500) is False  # the SpanExporter contract: did it flush?
     finally:
         tracing.shutdown(1)
+
+
+def test_texts_are_made_storable_and_clean_ones_are_left_as_they_are():
+    from contextkit.tracing.rows import storable, storable_column
+
+    assert storable(f"a{BAD_NAME}b") == "acaf\ufffd-notes.txtb"
+    assert storable("\ud83d\ude00 ok") == "\U0001F600 ok"  # a pair split into halves is joined again
+    assert storable(HALF_EMOJI + "!") == "\ufffd!"
+    clean = ["plain", None, "naïve ✓"]
+    assert storable_column(clean) is clean
+    assert storable_column(["ok", None, 5, "x" + HALF_EMOJI]) == ["ok", None, "5", "x\ufffd"]

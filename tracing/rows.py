@@ -1,10 +1,12 @@
 """Spans -> the trace store's rows, each a dict keyed by column name (schema.TABLES names them all).
 
-Every text is made storable on the way in: a lone surrogate (a non-UTF-8 file name decoded with
-surrogateescape, half of an emoji pair cut off) cannot be encoded as UTF-8, and DuckDB, like any
-UTF-8 store, refuses it; it becomes U+FFFD here, so one odd value costs nothing else. Contents are
-stored once under their hash (of the text as stored); a context span's manifest is already reduced
-to the segments that changed since the run's previous step (the worker sends only those).
+Every text is made storable before it reaches DuckDB: a lone surrogate (a non-UTF-8 file name
+decoded with surrogateescape, half of an emoji pair cut off) cannot be encoded as UTF-8, and
+DuckDB, like any UTF-8 store, refuses it; it becomes U+FFFD, so one odd value costs nothing else.
+Contents are made storable here, before they are hashed (the hash is of the text as stored); the
+writer does the rest column by column (`storable_column`: one C-level check per clean column). A
+context span's manifest is already reduced to the segments that changed since the run's previous
+step (the worker sends only those).
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ from typing import Any
 
 from . import conventions as C
 
-_STORED_SEGMENT_FIELDS = tuple(f for f in C.SEGMENT_FIELDS if f.store_column)
-_SEG_KEYS = tuple(C.SEG_CHANGES + f.name for f in _STORED_SEGMENT_FIELDS)
+# (span attribute, store column, element kind, -1 means missing) of each stored segment field
+_SEGMENT_COLUMNS = tuple(
+    (C.SEG_CHANGES + f.name, f.store_column, f.kind, f.kind == "int" and f.name != "index")
+    for f in C.SEGMENT_FIELDS if f.store_column
+)
 
 
 def storable(text: str) -> str:
@@ -29,6 +34,16 @@ def storable(text: str) -> str:
         return text
     except UnicodeEncodeError:
         return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def storable_column(values: list) -> list:
+    """`storable` over a column of texts and NULLs (anything else becomes its text); the usual clean
+    column is checked in one go."""
+    try:
+        "".join(filter(None, values)).encode("utf-8")
+        return values
+    except (UnicodeEncodeError, TypeError):
+        return [v if v is None else storable(v if isinstance(v, str) else str(v)) for v in values]
 
 
 def content_hash(text: str) -> str:
@@ -45,24 +60,36 @@ def _hex(n: int, width: int) -> str:
 
 @dataclass
 class SpanRows:
-    """The rows one span adds to the store, by table, and what names the span (for an error row)."""
+    """The rows one span adds to the store, and what names the span (for an error row). Rows are
+    dicts by column name (`tables`); a span's many segment rows come as one block of columns
+    (`blocks`: table -> column -> values), which costs a list per column instead of a dict per row."""
 
     span_id: str
     name: str
     run_id: str | None = None
     step: int | None = None
     tables: dict[str, list[dict]] = field(default_factory=dict)
+    blocks: dict[str, dict[str, list]] = field(default_factory=dict)
     hashes: list[str] = field(default_factory=list)  # contents this span brings to the store first
 
     def add(self, table: str, **values: Any) -> None:
-        for k, v in values.items():
-            if type(v) is str:
-                values[k] = storable(v)
         self.tables.setdefault(table, []).append(values)
+
+    def add_block(self, table: str, columns: dict[str, list]) -> None:
+        """Rows as columns of equal length."""
+        self.blocks[table] = columns
 
     @property
     def size(self) -> int:
-        return sum(len(rows) for rows in self.tables.values())
+        n = sum(len(rows) for rows in self.tables.values())
+        return n + sum(len(next(iter(cols.values()), ())) for cols in self.blocks.values())
+
+    def as_dict(self) -> dict:
+        """Every row, by table (for an error row's detail)."""
+        out = {t: list(rows) for t, rows in self.tables.items()}
+        for t, cols in self.blocks.items():
+            out.setdefault(t, []).extend(dict(zip(cols, values)) for values in zip(*cols.values()))
+        return out
 
 
 class RowBuilder:
@@ -169,18 +196,21 @@ class RowBuilder:
 
     @staticmethod
     def _segments(out: SpanRows, a: dict, run_id: str, step: int) -> dict:
-        """The step's segment changes as rows (the arrays hold "" and -1 for missing values: NULL
-        here; an index of -1 stays: the segment left the list); returns handle -> role."""
-        cols = [a.get(k) for k in _SEG_KEYS]
-        if any(c is None for c in cols):
+        """The step's segment changes as a block of rows (the arrays hold "" and -1 for missing
+        values: NULL here; an index of -1 stays: the segment left the list); returns handle -> role."""
+        arrays = [a.get(key) for key, _, _, _ in _SEGMENT_COLUMNS]
+        if any(v is None for v in arrays):
             return {}
-        for values in zip(*cols):
-            row: dict[str, Any] = {"run_id": run_id, "step": step}
-            for f, v in zip(_STORED_SEGMENT_FIELDS, values):
-                if (f.kind == "str" and v == "") or (f.kind == "int" and v == -1 and f.name != "index"):
-                    v = None
-                row[f.store_column] = v
-            out.add("segment_states", **row)
+        n = len(arrays[0])
+        block: dict[str, list] = {"run_id": [run_id] * n, "step": [step] * n}
+        for (_, column, kind, minus_one_missing), values in zip(_SEGMENT_COLUMNS, arrays):
+            if kind == "str":
+                block[column] = [v or None for v in values]
+            elif minus_one_missing:
+                block[column] = [None if v == -1 else v for v in values]
+            else:
+                block[column] = list(values)
+        out.add_block("segment_states", block)
         return dict(zip(a[C.SEG_CHANGES + "handle"], a[C.SEG_CHANGES + "role"]))
 
     def _llm(self, out: SpanRows, span: Any, a: dict, ids: dict) -> None:
@@ -211,8 +241,12 @@ class RowBuilder:
 
     def _content(self, out: SpanRows, table: str, text: str, **extra: Any) -> str:
         """Store `text` once under its hash (in `messages` or `blobs`); returns the hash."""
-        text = storable(text)
-        digest = content_hash(text)
+        try:
+            data = text.encode("utf-8")  # the usual case: the check and the bytes to hash in one pass
+        except UnicodeEncodeError:
+            text = storable(text)
+            data = text.encode("utf-8")
+        digest = hashlib.blake2b(data, digest_size=16).hexdigest()
         if digest not in self.known:
             self.known.add(digest)
             out.hashes.append(digest)

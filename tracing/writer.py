@@ -26,7 +26,7 @@ import time
 from typing import Any
 
 from .migrations import migrate
-from .rows import SpanRows
+from .rows import SpanRows, storable_column
 from .schema import CONTENT_TABLES, TABLES, Column
 from .store import connect
 
@@ -101,8 +101,8 @@ class StoreWriter:
     def _transaction(self, con: Any, batch: list[SpanRows], errors: list[dict]) -> None:
         con.execute("BEGIN TRANSACTION")
         try:
-            for table, rows in _by_table(batch, errors).items():
-                _insert(con, table, rows)
+            for table, cols in _by_table(batch, errors).items():
+                _insert(con, table, cols)
             con.execute("COMMIT")
         except BaseException:
             try:
@@ -156,24 +156,48 @@ def error_row(span: SpanRows | None, error: str, *, spans: int = 1, run_id: str 
 
 
 def _detail(span: SpanRows) -> str:
-    text = json.dumps(span.tables, ensure_ascii=True, default=str)  # ASCII: storable whatever it holds
+    text = json.dumps(span.as_dict(), ensure_ascii=True, default=str)  # ASCII: storable whatever it holds
     return text if len(text) <= _DETAIL_CHARS else text[:_DETAIL_CHARS] + "...(cut)"
 
 
-def _by_table(batch: list[SpanRows], errors: list[dict]) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {}
+def _by_table(batch: list[SpanRows], errors: list[dict]) -> dict[str, dict[str, list | None]]:
+    """Every table's rows of the batch as columns (one list per column, in the table's order; None
+    for a column with no value at all), texts made storable."""
+    rows: dict[str, list[dict]] = {}
+    blocks: dict[str, list[dict[str, list]]] = {}
     for span in batch:
-        for table, rows in span.tables.items():
-            out.setdefault(table, []).extend(rows)
+        for table, r in span.tables.items():
+            rows.setdefault(table, []).extend(r)
+        for table, b in span.blocks.items():
+            blocks.setdefault(table, []).append(b)
     if errors:
-        out.setdefault("write_errors", []).extend(errors)
+        rows.setdefault("write_errors", []).extend(errors)
+    out: dict[str, dict[str, list]] = {}
+    for table in TABLES:
+        r, bs = rows.get(table, ()), blocks.get(table, ())
+        if not r and not bs:
+            continue
+        cols = out[table] = {}
+        for c in TABLES[table]:
+            values = [row.get(c.name) for row in r]
+            for b in bs:
+                got = b.get(c.name)
+                values.extend(got if got is not None else [None] * len(b["run_id"]))
+            if c.sql_type in ("VARCHAR", "JSON"):
+                values = storable_column(values)
+            cols[c.name] = values if any(v is not None for v in values) else None  # NULL: unnest pads it
     return out
 
 
-def _insert(con: Any, table: str, rows: list[dict]) -> None:
+def _insert(con: Any, table: str, cols: dict[str, list | None]) -> None:
     if table in CONTENT_TABLES:  # one row per hash: NOT EXISTS only looks at rows already stored
-        rows = list({r["hash"]: r for r in rows}.values())
-    con.execute(_INSERTS[table], [[r.get(c.name) for r in rows] for c in TABLES[table]])
+        first: dict[str, int] = {}
+        for i, h in enumerate(cols["hash"]):
+            first.setdefault(h, i)
+        if len(first) < len(cols["hash"]):
+            keep = list(first.values())
+            cols = {name: None if values is None else [values[i] for i in keep] for name, values in cols.items()}
+    con.execute(_INSERTS[table], list(cols.values()))
 
 
 def _make_private_dir(d: str) -> None:
