@@ -21,22 +21,31 @@ from contextkit.records import PrepareReport, StepRecord, ToolRecord
 from . import conventions as C
 from .privacy import REDACTED, Masker
 
-# The Segment fields captured on the agent thread (conventions.SEGMENT_FIELDS declares them), and
-# the replacement message each segment is sent as (None: sent as the agent gave it).
-SEG_FIELDS = tuple(f.name for f in C.SEGMENT_FIELDS if f.captured) + ("sent_message",)
+# What the agent thread captures of each segment: the replacement message it is sent as (None: as
+# the agent gave it), then the fields conventions.SEGMENT_FIELDS declares. Fields newest last: a
+# Segment that lacks the newest ones yet gives shorter tuples, and those read as None here.
+SEG_FIELDS = ("sent_message",) + tuple(f.name for f in C.SEGMENT_FIELDS if f.captured)
 _I = {name: i for i, name in enumerate(SEG_FIELDS)}
 
 
 def segment_getter(names: tuple[str, ...], segment_class: type) -> Callable[[Any], tuple]:
-    """One C-level call per segment (attrgetter) when the engine's Segment has every field; a field it
-    does not have yet (`rule`, before the engine's rule codes land) reads as None."""
+    """One C-level call per segment (attrgetter): over every field the engine's Segment has, when the
+    ones it lacks are the last (`rule`, until the engine's rule codes land); else a slower getattr
+    per field (a missing one reads as None)."""
     have = set(getattr(segment_class, "__dataclass_fields__", ()))
-    if all(n in have for n in names):
-        return attrgetter(*names)
+    present = [n for n in names if n in have]
+    if present and tuple(present) == names[:len(present)]:
+        return attrgetter(*present) if len(present) > 1 else (lambda seg, _g=attrgetter(present[0]): (_g(seg),))
     return lambda seg: tuple(getattr(seg, n, None) for n in names)
 
 
 seg_getter = segment_getter(SEG_FIELDS, Segment)
+
+
+def _column(cols: list, name: str) -> tuple | list:
+    """The captured values of one field (None for each segment when its Segment lacks the field)."""
+    i = _I[name]
+    return cols[i] if i < len(cols) else [None] * (len(cols[0]) if cols else 0)
 
 
 def guard_event(m: Masker, ev: Any) -> dict:
@@ -126,13 +135,13 @@ def _manifest(a: dict, prefix: str, rows: list[tuple], step: int) -> None:
     cols = list(zip(*rows))
     for f in C.SEGMENT_FIELDS:
         if f.name == "age":
-            a[prefix + "age"] = [step - v for v in cols[_I["last_used"]]]
+            a[prefix + "age"] = [step - v for v in _column(cols, "last_used")]
         elif f.name == "edited":
-            a[prefix + "edited"] = [v is not None for v in cols[_I["sent_message"]]]
+            a[prefix + "edited"] = [v is not None for v in _column(cols, "sent_message")]
         elif f.kind == "str":
-            a[prefix + f.name] = ["" if v is None else str(v) for v in cols[_I[f.name]]]
+            a[prefix + f.name] = ["" if v is None else str(v) for v in _column(cols, f.name)]
         else:
-            a[prefix + f.name] = [-1 if v is None else int(v) for v in cols[_I[f.name]]]
+            a[prefix + f.name] = [-1 if v is None else int(v) for v in _column(cols, f.name)]
 
 
 def _contents(a: dict, st: RunState, rows: list[tuple], ledger: Any) -> None:
