@@ -94,3 +94,43 @@ def test_four_processes_that_exit_without_closing_keep_all_their_steps(tmp_path)
     assert all(r["steps"] == 40 and r["status"] == "ok" and r["ended_at"] is not None for r in runs), runs
     assert store.query("SELECT count(*) AS n FROM llm_calls")[0]["n"] == 160
     assert store.query("SELECT count(*) AS n FROM tool_spans")[0]["n"] == 4 * 39
+
+
+FORKING = """
+import os, sys
+sys.path.insert(0, {tests!r})
+from contextkit import Session
+from helpers import conversation
+from tracing_agent import replay
+parent = Session(name="parent")
+msgs = conversation(n_tools=5)
+cut = [i for i, m in enumerate(msgs) if m["role"] == "assistant"][3]
+replay(parent, msgs[:cut])  # 3 steps, the run still open
+pid = os.fork()
+if pid == 0:  # the child traces a run of its own, then exits normally (atexit runs)
+    child = Session(name="child")
+    replay(child, conversation(n_tools=2))
+    sys.exit(0)
+os.waitpid(pid, 0)
+replay(parent, msgs)  # the same session goes on: steps 4 and 5 (the first 3 again are prepared anew)
+parent.close()
+"""
+
+
+def test_a_forked_child_ends_its_own_runs_and_never_its_parents(tmp_path):
+    db = tmp_path / "fork.duckdb"
+    env = dict(os.environ, CONTEXTKIT_TRACE_DB=str(db))
+    done = subprocess.run([sys.executable, "-c", FORKING.format(tests=str(HERE))], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    store = TraceStore(db)
+    rows = store.query("SELECT name, ended_by, status FROM agent_runs ORDER BY name")
+    assert [r["name"] for r in rows] == ["child", "parent"], rows  # one end each: the child did not end its parent's run
+    ends = {r["name"]: r for r in rows}
+    assert ends["parent"]["ended_by"] is None and ends["child"]["ended_by"] == "interpreter exit"
+    runs = {r["name"]: r for r in store.runs()}
+    assert runs["child"]["steps"] == 2
+    steps = store.query("SELECT step, count(*) AS n FROM llm_calls WHERE run_id = ? GROUP BY step ORDER BY step",
+                        [runs["parent"]["run_id"]])
+    assert [r["step"] for r in steps] == list(range(1, 9)) and all(r["n"] == 1 for r in steps), steps
+    # (nothing the parent had pending at the fork was written twice, by the child too)

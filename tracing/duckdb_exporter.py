@@ -11,8 +11,10 @@ full queue) are counted there too, so the store, and the viewer's Runs page, say
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+import weakref
 from collections import Counter
 from typing import Any, Sequence
 
@@ -56,6 +58,8 @@ class DuckDBSpanExporter(SpanExporter):
         self.batches = 0
         self.failures = 0
         self.last_error: str | None = None
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_call_weakly(weakref.WeakMethod(self._after_fork)))
 
     @property
     def pending_spans(self) -> int:
@@ -70,6 +74,12 @@ class DuckDBSpanExporter(SpanExporter):
     def count_ended(self) -> None:
         with self._count_lock:
             self.ended += 1
+
+    def _after_fork(self) -> None:
+        """In a forked child, what is pending belongs to the parent (which writes it): start empty."""
+        self._pending, self._pending_rows, self._errors = [], 0, []
+        self._lock, self._count_lock = threading.Lock(), threading.Lock()
+        self.ended = self.received = self._refused_since_flush = 0
 
     # ------------------------------------------------------------------ SpanExporter
 
@@ -200,3 +210,14 @@ class DuckDBSpanExporter(SpanExporter):
             why = f"not written: the store stayed unwritable ({self.last_error})"
             for run_id, n in Counter(s.run_id for s in spans).items():
                 self._errors.append(error_row(None, why, spans=n, run_id=run_id))
+
+
+def _call_weakly(ref: weakref.WeakMethod) -> Any:
+    """A fork hook that does not keep its exporter alive (configure() replaces exporters)."""
+
+    def hook() -> None:
+        method = ref()
+        if method is not None:
+            method()
+
+    return hook

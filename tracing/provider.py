@@ -210,6 +210,8 @@ class Tracing:
         timeout = self.cfg.shutdown_timeout_s if timeout is None else timeout
         deadline = time.monotonic() + timeout
         for run in list(self.runs):
+            if getattr(run, "pid", os.getpid()) != os.getpid():
+                continue  # a forked child's copy of its parent's run: the parent ends it
             try:
                 run.end_at_exit(ended_by, failed)
             except Exception:  # noqa: BLE001

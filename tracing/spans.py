@@ -9,6 +9,7 @@ with explicit start and end times.
 
 from __future__ import annotations
 
+import os
 import time
 import weakref
 from typing import Any
@@ -72,6 +73,7 @@ class RunObserver(Observer):
         self._agent = self._t.tracer.start_span(f"invoke_agent {session.name}", attributes=a, kind=SpanKind.INTERNAL)
         self._agent_ctx = trace.set_span_in_context(self._agent)
         self._trace_id = self._agent.get_span_context().trace_id
+        self.pid = os.getpid()  # a forked child inherits this observer; it must not end the parent's run
         self._t.runs.add(self)
 
     def run_finished(self, session: Any) -> None:
