@@ -37,20 +37,34 @@ def stored(db: Path, run_id: str) -> tuple[int, dict | None]:
     return n, (ended[0] if ended else None)
 
 
-# (how the program ends, its exit code, the run's final status, what ended it)
+def test_a_script_that_makes_30_model_calls_and_just_ends_stores_them_and_ends_its_run(tmp_path, openai_server):
+    """The issue's case: real calls through litellm, no flush, no close, the newest duckdb."""
+    db = tmp_path / "traces.duckdb"
+    p = spawn("exit_agent.py", db, openai_server.base_url, "--calls", str(CALLS), "--end", "return")
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0 and "ready" in out, err
+    n, run = stored(db, run_id_of(out))
+    assert n == CALLS == len(openai_server.chat_requests), err
+    assert run == {"status": "ok", "ended_by": "interpreter exit"}
+    assert TraceStore(db).run(run_id_of(out))["steps"] == CALLS
+
+
+# (how the program ends, duckdb imported before contextkit?, its exit code, the run's final status, what ended it)
 ENDINGS = [
-    ("return", 0, "ok", "interpreter exit"),
-    ("sys_exit", 0, "ok", "interpreter exit"),
-    ("exception", 1, "error", "uncaught RuntimeError"),
+    ("return", True, 0, "ok", "interpreter exit"),
+    ("sys_exit", False, 0, "ok", "interpreter exit"),
+    ("sys_exit", True, 0, "ok", "interpreter exit"),
+    ("exception", False, 1, "error", "uncaught RuntimeError"),
+    ("exception", True, 1, "error", "uncaught RuntimeError"),
 ]
 
 
-@pytest.mark.parametrize("duckdb_first", [False, True], ids=["contextkit-first", "duckdb-first"])
-@pytest.mark.parametrize("end, code, status, ended_by", ENDINGS, ids=[e[0] for e in ENDINGS])
-def test_a_program_that_just_ends_stores_every_call_and_ends_its_run(tmp_path, openai_server, end, code, status,
-                                                                      ended_by, duckdb_first):
+@pytest.mark.parametrize("end, duckdb_first, code, status, ended_by", ENDINGS,
+                         ids=[f"{e[0]}-{'duckdb' if e[1] else 'contextkit'}-first" for e in ENDINGS])
+def test_however_a_program_exits_every_step_is_stored_and_its_run_ended(tmp_path, end, duckdb_first, code, status,
+                                                                         ended_by):
     db = tmp_path / "traces.duckdb"
-    p = spawn("exit_agent.py", db, openai_server.base_url, "--calls", str(CALLS), "--end", end,
+    p = spawn("exit_agent.py", db, "recorded", "--calls", str(CALLS), "--end", end,
               *(["--duckdb-first"] if duckdb_first else []))
     out, err = p.communicate(timeout=120)
     assert p.returncode == code, err
@@ -65,9 +79,9 @@ def test_a_program_that_just_ends_stores_every_call_and_ends_its_run(tmp_path, o
     (signal.SIGINT, -signal.SIGINT, "uncaught KeyboardInterrupt"),  # Ctrl+C
     (signal.SIGTERM, -signal.SIGTERM, "SIGTERM"),  # kill, systemd, docker stop
 ], ids=["ctrl-c", "sigterm"])
-def test_ctrl_c_and_sigterm_end_the_run_with_every_call_stored(tmp_path, openai_server, sig, code, ended_by):
+def test_ctrl_c_and_sigterm_end_the_run_with_every_step_stored(tmp_path, sig, code, ended_by):
     db = tmp_path / "traces.duckdb"
-    p = spawn("exit_agent.py", db, openai_server.base_url, "--calls", str(CALLS), "--end", "wait")
+    p = spawn("exit_agent.py", db, "recorded", "--calls", str(CALLS), "--end", "wait")
     lines = []
     for line in p.stdout:
         lines.append(line)
