@@ -69,7 +69,8 @@ def test_every_table_is_documented_with_exactly_its_columns(live):
 
 def test_every_attribute_the_store_reads_is_documented():
     tree = ast.parse((REPO / "tracing" / "rows.py").read_text())
-    used = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "C"}
+    used = {n.attr for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "C"}
     operations = {C.OP_AGENT, C.OP_CHAT, C.OP_PRUNE, C.OP_TOOL}
     names = {getattr(C, n) for n in used if isinstance(getattr(C, n), str)} - {C.SEG_CHANGES}
     missing = sorted(n for n in names if f"`{n}`" not in DOC)

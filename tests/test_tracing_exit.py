@@ -100,7 +100,7 @@ def test_four_processes_that_exit_without_closing_keep_all_their_steps(tmp_path)
     db = tmp_path / "shared.duckdb"
     procs = [spawn("tracing_agent.py", db, "--steps", "40", "--name", f"plain-{i}", "--no-close") for i in range(4)]
     outs = [p.communicate(timeout=120) for p in procs]
-    for p, (out, err) in zip(procs, outs):
+    for p, (_, err) in zip(procs, outs):
         assert p.returncode == 0, err
     store = TraceStore(db)
     runs = sorted(store.runs(), key=lambda r: r["name"])

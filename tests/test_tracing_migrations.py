@@ -33,7 +33,8 @@ def v1_reading(path: Path) -> dict:
     con = duckdb.connect(str(path), read_only=True)
     try:
         run = con.execute("SELECT run_id, name, status, steps, tool_calls, tokens_saved FROM runs").fetchall()
-        sent = con.execute("SELECT step, list(sent_json ORDER BY \"index\") FROM step_messages GROUP BY step ORDER BY step").fetchall()
+        sent = con.execute('SELECT step, list(sent_json ORDER BY "index") FROM step_messages '
+                           'GROUP BY step ORDER BY step').fetchall()
     finally:
         con.close()
     return {"run": run, "sent": {step: [json.loads(m) for m in msgs] for step, msgs in sent}}

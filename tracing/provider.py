@@ -159,8 +159,8 @@ class Tracing:
         self.tracer = provider.get_tracer(SCOPE, VERSION)
         # Flatten every message into the LLM span only when something besides our store reads it.
         # A user's provider keeps its own limit on attributes per span (128 by default).
-        limits = getattr(provider, "_span_limits", None) if not self._own_provider else None
-        limit = getattr(limits, "max_span_attributes", 128) if limits is not None else (None if self._own_provider else 128)
+        user_limits: Any = getattr(provider, "_span_limits", None) if not self._own_provider else None
+        limit = getattr(user_limits, "max_span_attributes", 128) if user_limits is not None else (None if self._own_provider else 128)
         self.max_attributes = limit if isinstance(limit, int) and limit >= 0 else None
         auto = cfg.otlp is not None or bool(cfg.extra_processors) or not self._own_provider
         self.full_messages = auto if cfg.flatten_messages is None else bool(cfg.flatten_messages)

@@ -98,7 +98,7 @@ class RowBuilder:
 
     def __init__(self) -> None:
         self.known: set[str] = set()
-        self._tools: dict[str, tuple[str, str]] = {}  # run_id -> (tools JSON, its hash)
+        self._tools: dict[str | None, tuple[str, str]] = {}  # run_id -> (tools JSON, its hash)
         self._resource: Any = None
         self._service: str | None = None
 
@@ -195,10 +195,10 @@ class RowBuilder:
                 out.add("segment_forms", run_id=run_id, step=step, handle=h, form=form, hash=digest)
 
     @staticmethod
-    def _segments(out: SpanRows, a: dict, run_id: str, step: int) -> dict:
+    def _segments(out: SpanRows, a: dict, run_id: str | None, step: Any) -> dict:
         """The step's segment changes as a block of rows (the arrays hold "" and -1 for missing
         values: NULL here; an index of -1 stays: the segment left the list); returns handle -> role."""
-        arrays = [a.get(key) for key, _, _, _ in _SEGMENT_COLUMNS]
+        arrays: list[Any] = [a.get(key) for key, _, _, _ in _SEGMENT_COLUMNS]
         if any(v is None for v in arrays):
             return {}
         n = len(arrays[0])

@@ -172,14 +172,15 @@ def _by_table(batch: list[SpanRows], errors: list[dict]) -> dict[str, dict[str, 
             blocks.setdefault(table, []).append(b)
     if errors:
         rows.setdefault("write_errors", []).extend(errors)
-    out: dict[str, dict[str, list]] = {}
+    out: dict[str, dict[str, list | None]] = {}
     for table in TABLES:
-        r, bs = rows.get(table, ()), blocks.get(table, ())
+        r, bs = rows.get(table, []), blocks.get(table, [])
         if not r and not bs:
             continue
-        cols = out[table] = {}
+        cols: dict[str, list | None] = {}
+        out[table] = cols
         for c in TABLES[table]:
-            values = [row.get(c.name) for row in r]
+            values: list = [row.get(c.name) for row in r]
             for b in bs:
                 got = b.get(c.name)
                 values.extend(got if got is not None else [None] * len(b["run_id"]))
@@ -191,10 +192,11 @@ def _by_table(batch: list[SpanRows], errors: list[dict]) -> dict[str, dict[str, 
 
 def _insert(con: Any, table: str, cols: dict[str, list | None]) -> None:
     if table in CONTENT_TABLES:  # one row per hash: NOT EXISTS only looks at rows already stored
+        hashes = cols["hash"] or []
         first: dict[str, int] = {}
-        for i, h in enumerate(cols["hash"]):
+        for i, h in enumerate(hashes):
             first.setdefault(h, i)
-        if len(first) < len(cols["hash"]):
+        if len(first) < len(hashes):
             keep = list(first.values())
             cols = {name: None if values is None else [values[i] for i in keep] for name, values in cols.items()}
     con.execute(_INSERTS[table], list(cols.values()))
