@@ -17,7 +17,8 @@ from .errors import (
     UnknownHandleError,
 )
 from .ledger import Segment
-from .policy import Placeholder, Policy, ToolRule
+from .placeholders import Placeholder
+from .policy import Policy, ToolRule
 from .presets import PRESETS
 from .restore import RESTORE_TOOL_NAME, restore_tool
 from .observer import Observer

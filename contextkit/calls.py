@@ -3,6 +3,10 @@
     response = session.completion(model=..., messages=messages, tools=tools)   # was litellm.completion
     completion = contextkit.wrap(litellm.completion)                           # or wrap your own callable (wrapping.py)
 
+A call made by the caller's own client, with the list the last `session.prepare` returned, is
+recorded the same way by `session.record(response)` (`record` below): the same step, usage, cost
+and tracing, without the guards (they act before a call, and this one has been made).
+
 Each call: check the session's config, `session.prepare(messages)` (malformed input raises here,
 before anything is sent), the guards (budget from a pre-call estimate, loop detection), then
 litellm with exactly the caller's arguments and the pruned messages. The caller gets litellm's
@@ -32,8 +36,8 @@ from typing import Any, Callable
 from . import cost as _cost
 from . import guards as _guards
 from .errors import InvalidMessagesError, PolicyConfigError
-from .messages import message_dict
-from .records import StepRecord
+from .messages import as_dicts, message_dict
+from .records import PrepareReport, StepRecord
 from .streaming import RecordingStream
 
 log = logging.getLogger("contextkit")
@@ -60,6 +64,23 @@ async def acomplete(session: Any, **kwargs: Any) -> Any:
     import litellm
 
     return await acall(session, litellm.acompletion, kwargs)
+
+
+def record(session: Any, response: Any, kwargs: dict) -> Any:
+    """Record the call the caller made with the messages of the last `prepare` (what
+    `Session.record` calls). `kwargs` are the other arguments the caller gave its client
+    (`tools=`, `temperature=`, `mock_response=`, ...): recorded as `Session.completion` records them.
+    Returns the response; a stream comes back wrapped and is recorded when it ends."""
+    response = _readable(response)
+    prepared = _last_prepared(session, kwargs.get("messages"))
+    if not kwargs.get("model") and not session.model and isinstance(getattr(response, "model", None), str):
+        kwargs = {**kwargs, "model": response.model}  # priced as the provider named it
+    step = _Step(session, kwargs, prepared=prepared)
+    if _is_stream(response):
+        step.stream = True
+    else:
+        step.took(_response_ms(response))
+    return step.finished(response)
 
 
 # ---------------------------------------------------------------------- the call
@@ -105,7 +126,8 @@ def _end_open_stream(session: Any) -> None:
 class _Step:
     """One model call in flight: the request as sent, and how to record it when it ends."""
 
-    def __init__(self, session: Any, kwargs: dict):
+    def __init__(self, session: Any, kwargs: dict, prepared: tuple[list[dict], PrepareReport] | None = None):
+        """`prepared`: the (sent, report) of a prepare already done, for a call already made (`record`)."""
         _end_open_stream(session)
         _guards.check_config(session.budget, session.loop_guard)
         if session.prices:
@@ -117,21 +139,33 @@ class _Step:
         self.session = session
         self.events: list = []
         self.model = str(kwargs.get("model") or "")
-        messages = kwargs.get("messages")
-        if not isinstance(messages, list):
-            raise InvalidMessagesError(f"expected a list of message dicts, got {type(messages).__name__}")
-        sent, self.report = session._prepare(messages)  # InvalidMessagesError here: nothing has been sent
-        self.step = self.report.step
+        made = prepared is not None  # the call is over: no guards, nothing to ask the server
+        if prepared is None:
+            messages = kwargs.get("messages")
+            if not isinstance(messages, list):
+                raise InvalidMessagesError(f"expected a list of message dicts, got {type(messages).__name__}")
+            prepared = session._prepare(messages)  # InvalidMessagesError here: nothing has been sent
+        sent, report = prepared
+        self.report: PrepareReport = report
+        self.step = report.step
         kwargs["messages"] = sent
         self.kwargs = kwargs
         self.stream = bool(kwargs.get("stream"))
         self._input_estimate: int | None = None
+        self._latency_ms: float | None = None
         api_base = kwargs.get("api_base") or kwargs.get("base_url")
         self.bare, self.provider = _cost.resolve_provider(self.model, kwargs.get("custom_llm_provider"), api_base)
-        self.asked_usage = self._ask_stream_usage(api_base)
-        self._guard()
+        self.asked_usage = False if made else self._ask_stream_usage(api_base)
+        if not made:
+            self._guard()
         self.started_at = time.time()
         self.t0 = time.perf_counter()
+
+    def took(self, latency_ms: float | None) -> None:
+        """A call made before this step existed (`record`): its latency as the response reports it."""
+        if latency_ms is not None:
+            self._latency_ms = latency_ms
+            self.started_at = time.time() - latency_ms / 1000
 
     # ------------------------------------------------------------------ before the call
 
@@ -219,7 +253,7 @@ class _Step:
             log.warning("contextkit could not record a failed step: %s", e)
 
     def finished(self, response: Any) -> Any:
-        if self.stream and not hasattr(response, "choices") and (hasattr(response, "__next__") or hasattr(response, "__anext__")):
+        if self.stream and _is_stream(response):
             rs = RecordingStream(response, self._stream_ended)
             self.session._open_stream = weakref.ref(rs)
             return rs
@@ -280,7 +314,7 @@ class _Step:
             step=self.step,
             model=self.model,
             started_at=self.started_at,
-            latency_ms=(time.perf_counter() - self.t0) * 1000,
+            latency_ms=self._latency_ms if self._latency_ms is not None else (time.perf_counter() - self.t0) * 1000,
             provider=self.provider,
             messages_sent=self.kwargs["messages"],
             tools=list(self.kwargs["tools"]) if self.kwargs.get("tools") else None,  # the list as sent now
@@ -301,6 +335,53 @@ class _Step:
 # ---------------------------------------------------------------------- reading responses
 
 
+def _last_prepared(session: Any, given: Any) -> tuple[list[dict], PrepareReport]:
+    """What the last `prepare` returned and its report, for `record`: the ledger's segments as sent
+    (the same list tracing stores); `given` (the messages the caller passed on) only when the
+    ledger no longer holds that list (prepare failed open and started afresh)."""
+    report = session.reports[-1] if session.reports else None
+    if report is None:
+        raise ValueError("session.record(response) records the call made with the messages of the last "
+                         "session.prepare(messages): call prepare first and send what it returns")
+    if any(rec.step == report.step for rec in session.steps[-4:]):
+        raise ValueError(f"step {report.step} (the last prepare) is already recorded: prepare the messages "
+                         "of the next call, send them, then record its response")
+    ledger = session.ledger
+    sent = [seg.sent_message if seg.sent_message is not None else ledger.original(seg.handle) for seg in ledger.segments]
+    if len(sent) != report.messages and isinstance(given, list):
+        sent = as_dicts(given)
+    return [dict(m) for m in sent], report
+
+
+def _readable(response: Any) -> Any:
+    """litellm's response as is; an OpenAI-shaped one (a dict, or the OpenAI SDK's object) as litellm's."""
+    import litellm
+
+    if _is_stream(response) or isinstance(response, litellm.ModelResponse):
+        return response
+    what = "session.record() takes a chat completion response (litellm's, or OpenAI's as an object or a dict with 'choices')"
+    data = response if isinstance(response, dict) else None
+    if data is None and hasattr(response, "model_dump"):
+        data = response.model_dump()
+    if not isinstance(data, dict):
+        raise TypeError(f"{what}, got {type(response).__name__}")
+    if not isinstance(data.get("choices"), list):
+        raise ValueError(f"{what}, got a {type(response).__name__} without 'choices'")
+    return litellm.ModelResponse(**data)
+
+
+def _is_stream(response: Any) -> bool:
+    return not hasattr(response, "choices") and (hasattr(response, "__next__") or hasattr(response, "__anext__"))
+
+
+def _response_ms(response: Any) -> float | None:
+    """How long the call took, as litellm measured it (None for a response from another client)."""
+    ms = getattr(response, "_response_ms", None)
+    if ms is None:
+        ms = (getattr(response, "_hidden_params", None) or {}).get("_response_ms")
+    return float(ms) if isinstance(ms, (int, float)) else None
+
+
 def _openai_itself(api_base: str) -> bool:
     try:
         from litellm.llms.openai.common_utils import is_openai_backed_api_base
@@ -312,7 +393,7 @@ def _openai_itself(api_base: str) -> bool:
 
 def _params(kwargs: dict) -> dict:
     """The call's parameters as recorded: JSON-friendly values only, never credentials."""
-    out = {}
+    out: dict[str, Any] = {}
     for k, v in kwargs.items():
         if k in _NOT_PARAMS or _SECRET.search(k):
             continue

@@ -11,10 +11,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from . import messages as msgs
+from . import rules
 from .signals import CallFacts, call_facts, is_error, ordered_terms, terms
 from .tokens import MESSAGE_OVERHEAD, TokenCounter
 
@@ -38,15 +39,20 @@ class Segment:
     tool_call_id: str | None = None
     reasoning_tokens: int = 0
     state: str = KEPT
-    reason: str = "new"
+    rule: str = rules.NEW  # why it is in this state, as a code (contextkit.rules)
+    reason: str = "new"  # the same for people
     sent_tokens: int = 0  # as sent (the placeholder's size once pruned)
     used_count: int = 0  # later assistant turns that drew on its content
     superseded_by: str | None = None  # handle of the later segment that made it stale
     superseded_reason: str = ""
     is_error: bool = False
+    reads_file: bool = False  # its call read a file (content the agent tends to come back to)
+    n_terms: int = field(default=0, repr=False)  # distinct terms in it (tool results)
     pruned_at: int | None = None
     args_text: str = field(default="", repr=False)  # the tool call's arguments (tool results)
     turn: int = field(default=0, repr=False)  # assistant messages before it
+    arrived_at: int = field(default=0, repr=False)  # the ledger's clock when it arrived
+    used_at: int = field(default=0, repr=False)  # the clock at its arrival or the last turn that drew on it
     ordinal: int = field(default=0, repr=False)  # tool results before it
     tool_ordinal: int = field(default=0, repr=False)  # results of the same tool before it
     call_handle: str | None = field(default=None, repr=False)  # the assistant turn that made the call
@@ -56,6 +62,13 @@ class Segment:
     def age(self, step: int) -> int:
         """Steps since the segment last mattered: its arrival or a later turn's use of it."""
         return step - self.last_used
+
+    def turns_unused(self, clock: int) -> int:
+        """Assistant turns since it last mattered (what `max_age` counts; see Ledger.clock)."""
+        return clock - self.used_at
+
+    def set_state(self, state: str, rule: str, reason: str) -> None:
+        self.state, self.rule, self.reason = state, rule, reason
 
     def as_dict(self, step: int) -> dict:
         return {
@@ -75,6 +88,7 @@ class Segment:
             "superseded_by": self.superseded_by,
             "is_error": self.is_error,
             "state": self.state,
+            "rule": self.rule,
             "reason": self.reason,
         }
 
@@ -103,6 +117,7 @@ class Ledger:
         # a placeholder's key terms need not repeat them (see new_terms)
         self.carried: set[int] = set()  # hash() of each term: a third of the memory of the strings
         self.carry_call_terms = True  # off when a policy may blank tool-call arguments or reasoning
+        self.use_terms = 1  # terms of a result a turn must repeat to count as drawing on it (Policy.use_terms)
         self._by_call_key: dict[bytes, Segment] = {}  # digest of tool name + arguments
         self._reads: dict[str, list[Segment]] = {}
         self._last_attempt: dict[tuple, Segment] = {}
@@ -115,11 +130,50 @@ class Ledger:
         self.open: list[Segment] = []  # tool results still kept, in order: what a policy may prune
         self.n_assistant = 0
         self.n_tool = 0
+        # The decision clock: new assistant turns seen so far (never goes back on a rewind). Ages
+        # count these, not calls, so a conversation gets the same decisions however often (and
+        # through whichever replica) it is sent: a retry changes nothing, a catch-up replays turns.
+        self.clock = 0
         self.first_user = -1  # index of the first user message (the task), -1 if none yet
         self.last_user = -1  # index of the latest user message
         self.rewound = False  # the last observe() found the agent's list changed, not just extended
+        self.turn_start = 0  # where the new messages of the request being decided start
         self.raw_tokens = 0
         self.sent_tokens = 0
+        self.modified: dict[str, Segment] = {}  # handle -> segment sent in a form of contextkit's
+
+    # ------------------------------------------------------------------ the sent form (surgery.Editor)
+
+    def edit(self, seg: Segment, message: dict, tokens: int | None = None) -> None:
+        """Send `seg` as `message` from now on (a placeholder, blanked arguments, cleared reasoning)."""
+        if tokens is None:
+            tokens = self.count_message(message)
+        if seg.index >= 0:
+            self.sent_tokens += tokens - seg.sent_tokens
+        seg.sent_message, seg.sent_tokens = message, tokens
+        self.modified[seg.handle] = seg
+
+    def revert(self, seg: Segment) -> None:
+        """Send `seg` exactly as the agent sent it again."""
+        if seg.index >= 0:
+            self.sent_tokens += seg.tokens - seg.sent_tokens
+        seg.sent_message, seg.sent_tokens = None, seg.tokens
+        self.modified.pop(seg.handle, None)
+
+    def count_message(self, m: Mapping) -> int:
+        """Tokens of a message as the ledger counts them (text, tool calls, reasoning, images)."""
+        count = self.counter.count
+        content = m.get("content")
+        role = m.get("role")
+        n = count(msgs.content_text(content)) + msgs.image_parts(content) * msgs.IMAGE_TOKENS + MESSAGE_OVERHEAD
+        if role == "assistant":
+            n += count(msgs.tool_calls_text(m)) + count(msgs.reasoning_text(m))
+        return n
+
+    def seen(self, seg: Segment) -> bool:
+        """Has the model read this segment? An assistant turn follows it (a function of the
+        conversation alone: a retried request or a resumed history decide the same)."""
+        return seg.turn < self.n_assistant
 
     # ------------------------------------------------------------------ lookups
 
@@ -153,12 +207,17 @@ class Ledger:
         a handle (the last resort after an internal error)."""
         new = Ledger(self.counter)
         new._all, new._serial, new.carry_call_terms = self._all, self._serial, self.carry_call_terms
+        new.use_terms = self.use_terms
+        new.clock = self.clock
         return new
 
-    def observe(self, messages: list, step: int) -> int:
+    def observe(self, messages: list, step: int, on_turn: Callable[[int], None] | None = None) -> int:
         """Bring the ledger up to date with `messages`; returns the index of the first new message.
 
-        Raises InvalidMessagesError (and leaves the ledger as it was) if a new message is malformed.
+        `on_turn(new_from)` is called before each new assistant message whose request the ledger
+        has not seen (a resumed history, or a replica catching up): the ledger then holds exactly
+        that request, and `new_from` is where its new messages start. Raises InvalidMessagesError
+        (and leaves the ledger as it was) if a new message is malformed.
         """
         if not isinstance(messages, list):
             msgs.check_messages(messages)  # raises InvalidMessagesError naming the type
@@ -175,8 +234,13 @@ class Ledger:
             self._rewind(start)
             self.rewound = True
         self._pairing = pairing
+        self.turn_start = start
         for i in range(start, len(messages)):
-            self._add(messages[i], i, step)
+            m = messages[i]
+            if on_turn is not None and i > self.turn_start and m.get("role") == "assistant":
+                on_turn(self.turn_start)
+                self.turn_start = i
+            self._add(m, i, step)
         self._detached = {}
         self._detached_calls = {}
         return start
@@ -281,12 +345,15 @@ class Ledger:
             reasoning_tokens=reasoning_tokens,
             sent_tokens=tokens,
             turn=self.n_assistant,
+            arrived_at=self.clock,
+            used_at=self.clock,
             ordinal=self.n_tool,
             original=m,
         )
         self._all.append(seg)
         if role == "assistant":
             self.n_assistant += 1
+            self.clock += 1
             said = terms(text + "\n" + calls_text + "\n" + reasoning)
             self._note_use(said, step)
             self.carried.update(map(hash, said if self.carry_call_terms else terms(text)))
@@ -337,6 +404,7 @@ class Ledger:
             seg.args_text = call.raw_args
             seg.call_handle = call.assistant.handle
         ordered = ordered_terms(text)
+        seg.n_terms = len(ordered)
         self._remember_terms(seg.handle, ordered)
         for t in set(ordered) - self._protected_terms:
             prev = self._term_index.get(t)
@@ -376,33 +444,56 @@ class Ledger:
                 if len(hit) == 1:
                     index[t] = hit[0]
 
-    def new_terms(self, seg: Segment, limit: int) -> list[str]:
-        """Up to `limit` terms of the segment, in order, that nothing un-prunable in the request
-        carries yet (no repeats). Call `carry` with them once a placeholder holds them."""
+    def new_terms(
+        self, seg: Segment, limit: int, also: set[int] | frozenset = frozenset(), going: set[int] | frozenset = frozenset()
+    ) -> list[str]:
+        """Up to `limit` terms of the segment, in order, that the rest of the request does not carry
+        (no repeats): not in content that is never pruned, not in a placeholder (`also`: hashes of
+        terms this step's other placeholders carry), and not in another tool result still sent whole
+        (`going`: ids of results pruned this step, which no longer count). A term another result
+        still holds needs no placeholder: when that result goes, its own placeholder takes it up.
+        Call `carry` with them once a placeholder holds them."""
         out: list[str] = []
         carried = self.carried
+        index = self._term_index
         for t in self.terms_of(seg):
-            if hash(t) not in carried:
-                out.append(t)
-                if len(out) >= limit:
-                    break
+            h = hash(t)
+            if h in carried or h in also:
+                continue
+            holders = index.get(t)
+            if holders is not None and holders is not seg:
+                others = holders if isinstance(holders, list) else (holders,)
+                if any(o is not seg and o.index >= 0 and id(o) not in going for o in others):
+                    continue
+            out.append(t)
+            if len(out) >= limit:
+                break
         return out
 
-    def carry(self, kept_terms: list[str]) -> None:
+    def carry(self, kept_terms: Iterable[str]) -> None:
         self.carried.update(map(hash, kept_terms))
 
     def _note_use(self, said: set[str], step: int) -> None:
-        """A new assistant turn: every tool result whose terms it repeats was just used."""
-        seen: set[int] = set()
+        """A new assistant turn: every tool result it draws on was just used. Drawing on a result
+        means repeating `use_terms` of its terms (all of them, if it holds fewer): naming the file a
+        result came from is not using what it said."""
+        shared: dict[int, list] = {}  # id -> [segment, terms repeated]
         for t in said:
             hit = self._term_index.get(t)
             if hit is None:
                 continue
             for seg in hit if isinstance(hit, list) else (hit,):
-                if id(seg) not in seen:
-                    seen.add(id(seg))
-                    seg.last_used = step
-                    seg.used_count += 1
+                entry = shared.get(id(seg))
+                if entry is None:
+                    shared[id(seg)] = [seg, 1]
+                else:
+                    entry[1] += 1
+        need = self.use_terms
+        for seg, n in shared.values():
+            if n >= need or n >= seg.n_terms:
+                seg.last_used = step
+                seg.used_at = self.clock
+                seg.used_count += 1
 
     def _supersede(self, seg: Segment, call: _Call, step: int) -> None:
         facts: CallFacts = call_facts(call.name, call.args, call.raw_args)
@@ -424,6 +515,7 @@ class Ledger:
                 _mark_superseded(old, seg, f"{path} re-read at step {step}")
         for path in facts.reads:
             self._reads.setdefault(_norm(path), []).append(seg)
+        seg.reads_file = bool(facts.reads)
         attempt = (call.name, facts.program, facts.target)
         prev = self._last_attempt.get(attempt)
         if prev is not None and prev.is_error and not seg.is_error:

@@ -2,13 +2,15 @@
 
 A policy is plain data. Its rules compose: a kept tool result is pruned when any prune rule fires
 (`superseded`, `max_age`, `keep_last`, `max_tokens` / `max_chars`) and no guard holds (pinned or
-excluded tool, too small to be worth it, inside the protected recent turns or tokens, or not yet
-seen by the model). Every rule can be overridden per tool with a `ToolRule`.
+excluded tool, too small to be worth it, a placeholder that would not pay, inside the protected
+recent turns or tokens, not yet seen by the model, or an edit the prompt cache cannot afford yet).
+Every rule can be overridden per tool with a `ToolRule`.
 
-Decisions are sticky: a pruned result stays pruned, so the prompt prefix up to the newest edit
-stays byte-identical and the provider's prompt cache keeps working. Batches (`clear_at_least`,
-`batch_slack`) make edits rare, and `min_cache_gain` skips an edit whose cache rewrite would cost
-more than it saves.
+`Policy.decide` only reads the ledger: it returns `Decision`s (prune this, with this placeholder;
+keep that, and why), and `surgery.Editor` applies them. Decisions are sticky: a pruned result stays
+pruned, so the prompt prefix up to the newest edit stays byte-identical and the provider's prompt
+cache keeps working. `max_payback_steps` prices each edit with the cache (contextkit/cache.py);
+batches (`clear_at_least`, `batch_slack`) make edits rare.
 """
 
 from __future__ import annotations
@@ -16,21 +18,31 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from .ledger import KEPT, PINNED, Ledger, Segment
+from . import rules
+from .ledger import KEPT, Ledger, Segment
+from .placeholders import Placeholder, Rendered, args_digest, args_summary, render
+from .messages import content_text
+from .tokens import MESSAGE_OVERHEAD
+
+if TYPE_CHECKING:
+    from .cache import Payback
+
+PRUNE, KEEP = "prune", "keep"
 
 
-@dataclass(frozen=True)
-class Placeholder:
-    """What a pruned result becomes. Fields in `template`: {tool} {tokens} {chars} {age} {reason}
-    {handle} {args} {args_digest} {preview_chars}. head/tail previews and key lines are appended."""
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One outcome of `Policy.decide`: prune a result (with its placeholder) or keep it, and why."""
 
-    template: str = '[pruned {tool} #{args_digest}, {tokens} tokens, age {age}, {reason}; restore_context("{handle}")]'
-    head_chars: int = 0
-    tail_chars: int = 0
-    key_lines: int = 0  # lines with errors, file:line references or failing tests, kept verbatim
-    key_line_chars: int = 160
-    key_terms: int = 0  # identifiers, paths and ids it held that nothing else in the request carries
+    segment: Segment
+    action: str  # PRUNE | KEEP
+    rule: str  # contextkit.rules code
+    reason: str  # the same, for people
+    placeholder: Rendered | None = None  # PRUNE: what it becomes
+    tokens: int = 0  # PRUNE: the placeholder message's tokens
+    final: bool = False  # KEEP: never reconsider it (pinned, a placeholder that never pays)
 
 
 @dataclass(frozen=True)
@@ -62,7 +74,8 @@ class Policy:
     clear_at_least: int = 0  # tokens a batch must free, or nothing is pruned this step
     # what: rules for every tool (each may be overridden in `tools`)
     keep_last: int | None = None  # the newest N tool results are never pruned by this rule
-    max_age: int | None = None  # prune when unused for more than N steps
+    max_age: int | None = None  # prune when unused for more than N steps (assistant turns)
+    use_terms: int = 1  # a turn draws on a result when it repeats this many of its terms (all, if fewer)
     max_tokens: int | None = None  # prune results larger than this (size cap)
     max_chars: int | None = None  # the same cap in characters
     min_tokens: int = 0  # never prune results smaller than this (a placeholder would not pay)
@@ -78,6 +91,9 @@ class Policy:
     # cache awareness
     batch_slack: int = 0  # when a batch runs, also take results within this many steps of max_age
     min_cache_gain: float = 0.0  # freed tokens x this >= tokens re-written after the edit, or wait
+    # an edit waits unless the run, counting what pruning saved so far, is back at or under the cost
+    # of not pruning within this many turns (prompt cache priced: contextkit/cache.py); None: off
+    max_payback_steps: int | None = None
     # how
     placeholder: Placeholder = Placeholder()
     clear_tool_inputs: bool = False  # also blank the arguments of the pruned result's call
@@ -110,8 +126,11 @@ class Policy:
 
     # ------------------------------------------------------------------ deciding
 
-    def decide(self, ledger: Ledger, step: int, context_window: int | None = None) -> list[tuple[Segment, str]]:
-        """The tool results to prune at this step, each with the reason. Pins are recorded on the way."""
+    def decide(
+        self, ledger: Ledger, step: int, context_window: int | None = None, payback: "Payback | None" = None
+    ) -> list[Decision]:
+        """What to do at this step: the results to prune (each with its placeholder and reason),
+        and those kept with a reason worth recording. Reads the ledger, changes nothing."""
         if not self.enabled or not ledger.open:
             return []
         context = ledger.raw_tokens if self.trigger_basis == "raw" else ledger.sent_tokens
@@ -120,54 +139,76 @@ class Policy:
             trigger = max(trigger, int(self.trigger_fraction * context_window))
         if context < trigger:
             return []
-        ledger.open = [s for s in ledger.open if s.state == KEPT]  # pruned last step: no longer candidates
         protected_from = self._protected_ordinal(ledger)
-        rules: dict[str | None, ToolRule] = {}
-        victims: list[tuple[Segment, str]] = []
-        near: list[tuple[Segment, str]] = []
-        small: list[Segment] = []  # never worth pruning under this policy: leave the candidates
+        ruleset: dict[str | None, ToolRule] = {}
+        out: list[Decision] = []
+        victims: list[tuple[Segment, str, str]] = []
+        near: list[tuple[Segment, str, str]] = []  # batch_slack: due soon, pruned with a batch that runs anyway
         for seg in ledger.open:
-            rule = rules.get(seg.tool_name)
+            if seg.state != KEPT:
+                continue
+            rule = ruleset.get(seg.tool_name)
             if rule is None:
-                rule = rules[seg.tool_name] = self.rule_for(seg.tool_name)
+                rule = ruleset[seg.tool_name] = self.rule_for(seg.tool_name)
             if rule.pin:
-                seg.state, seg.reason = PINNED, "pinned by policy (never pruned)"
+                out.append(Decision(seg, KEEP, rules.PINNED, "pinned by policy (never pruned)", final=True))
                 continue
             if rule.min_tokens and seg.tokens < rule.min_tokens:
-                seg.reason = f"kept: smaller than {rule.min_tokens} tokens"
-                small.append(seg)
+                out.append(Decision(seg, KEEP, rules.TOO_SMALL, f"kept: smaller than {rule.min_tokens} tokens", final=True))
                 continue
-            if seg.first_seen >= step or seg.ordinal >= protected_from:
+            if not ledger.seen(seg) or seg.ordinal >= protected_from:
                 continue
             if ledger.n_assistant - seg.turn < self.protect_recent_turns:
                 continue
-            why = _prune_reason(seg, rule, ledger, step, self.tools.get(seg.tool_name or ""))
-            if why:
-                victims.append((seg, why))
-            elif self.batch_slack and rule.max_age is not None and seg.age(step) > rule.max_age - self.batch_slack:
-                near.append((seg, "unused (batched)"))
-        if small:
-            gone = set(map(id, small))
-            ledger.open = [s for s in ledger.open if s.state == KEPT and id(s) not in gone]
-        else:
-            ledger.open = [s for s in ledger.open if s.state == KEPT]
+            code, why = _prune_reason(seg, rule, ledger, self.tools.get(seg.tool_name or ""))
+            if code:
+                victims.append((seg, code, why))
+            elif self.batch_slack and rule.max_age is not None and seg.turns_unused(ledger.clock) > rule.max_age - self.batch_slack:
+                near.append((seg, rules.UNUSED, "unused (batched)"))
         if not victims:
-            return []
-        victims.extend(near)
-        gain = sum(max(0, s.tokens - self.placeholder_estimate()) for s, _ in victims)
-        if self.clear_at_least and gain < self.clear_at_least:
-            return []
+            return out
+        victims = sorted(victims + near, key=lambda v: v[0].index)
+        prunes = self._placeholders(ledger, step, victims, ruleset, out)
+        gain = sum(d.segment.sent_tokens - d.tokens for d in prunes)
+        if not prunes or (self.clear_at_least and gain < self.clear_at_least):
+            return out
         if self.min_cache_gain:
-            first = min(s.index for s, _ in victims)
-            rewritten = sum(s.sent_tokens for s in ledger.segments[first:]) - gain
+            rewritten = sum(s.sent_tokens for s in ledger.segments[prunes[0].segment.index:]) - gain
             if gain * self.min_cache_gain < rewritten:
-                return []
-        victims.sort(key=lambda v: v[0].index)
-        return victims
+                return out
+        if payback is not None:
+            tail_first = sorted(prunes, key=lambda d: -d.segment.index)
+            n = payback.affordable([(d.segment.index, d.segment.sent_tokens, d.tokens) for d in tail_first])
+            for d in tail_first[n:]:
+                out.append(Decision(d.segment, KEEP, rules.CACHE_WAIT,
+                                    "kept for now: pruning it would rewrite more of the cached prompt than it saves yet"))
+            prunes = sorted(tail_first[:n], key=lambda d: d.segment.index)
+        return out + prunes
 
-    def placeholder_estimate(self) -> int:
-        p = self.placeholder
-        return 30 + (p.head_chars + p.tail_chars + p.key_lines * p.key_line_chars // 2) // 4 + min(p.key_terms, 20) * 3
+    def _placeholders(self, ledger: Ledger, step: int, victims: list, ruleset: dict, out: list[Decision]) -> list[Decision]:
+        """Render each victim's placeholder; one that would not be `min_saving` smaller keeps its result."""
+        carried: set[int] = set()  # terms this step's earlier placeholders already carry
+        going = {id(seg) for seg, _, _ in victims}
+        prunes: list[Decision] = []
+        count = ledger.counter.count
+        for seg, code, why in victims:
+            style = ruleset[seg.tool_name].placeholder or self.placeholder
+            text = content_text(seg.original.get("content"))
+            fields = {
+                "tool": seg.tool_name or "tool", "tokens": f"{seg.tokens:,}", "chars": f"{len(text):,}",
+                "age": seg.turns_unused(ledger.clock), "turn": ledger.clock, "reason": why, "handle": seg.handle,
+                "args": args_summary(seg.args_text), "args_digest": args_digest(seg.args_text),
+            }
+            shown = render(style, text, fields, seg.tokens, lambda limit, seg=seg: ledger.new_terms(seg, limit, carried, going),
+                           revisited=seg.reads_file or seg.is_error)
+            tokens = count(shown.text) + MESSAGE_OVERHEAD
+            if tokens > (1 - self.min_saving) * seg.tokens:
+                out.append(Decision(seg, KEEP, rules.MIN_SAVING,
+                                    f"kept: a placeholder ({tokens} tokens) would save too little", final=True))
+                continue
+            carried.update(map(hash, shown.carried))
+            prunes.append(Decision(seg, PRUNE, code, why, shown, tokens))
+        return prunes
 
     def _protected_ordinal(self, ledger: Ledger) -> int:
         """Tool results from this ordinal on fall inside the newest `protect_tokens` of tool output."""
@@ -183,11 +224,12 @@ class Policy:
         return 0
 
 
-def _prune_reason(seg: Segment, rule: ToolRule, ledger: Ledger, step: int, own: ToolRule | None) -> str:
+def _prune_reason(seg: Segment, rule: ToolRule, ledger: Ledger, own: ToolRule | None) -> tuple[str, str]:
+    """(rule code, reason) of the first prune rule that fires, or ("", "")."""
     if rule.supersede and seg.superseded_by:
-        return "superseded: " + seg.superseded_reason
-    if rule.max_age is not None and seg.age(step) > rule.max_age:
-        return "unused"
+        return rules.SUPERSEDED, "superseded: " + seg.superseded_reason
+    if rule.max_age is not None and seg.turns_unused(ledger.clock) > rule.max_age:
+        return rules.UNUSED, "unused"
     if rule.keep_last is not None:
         if own is not None and own.keep_last is not None:
             newer = ledger.tool_count(seg.tool_name or "") - seg.tool_ordinal - 1
@@ -196,9 +238,9 @@ def _prune_reason(seg: Segment, rule: ToolRule, ledger: Ledger, step: int, own: 
             newer = ledger.n_tool - seg.ordinal - 1
             scope = "tool results"
         if newer >= rule.keep_last:
-            return f"older than the last {rule.keep_last} {scope}"
+            return rules.KEEP_LAST, f"older than the last {rule.keep_last} {scope}"
     if rule.max_tokens is not None and seg.tokens > rule.max_tokens:
-        return f"over the {rule.max_tokens}-token size cap"
+        return rules.SIZE_CAP, f"over the {rule.max_tokens}-token size cap"
     if rule.max_chars is not None and seg.chars > rule.max_chars:
-        return f"over the {rule.max_chars}-character size cap"
-    return ""
+        return rules.SIZE_CAP, f"over the {rule.max_chars}-character size cap"
+    return "", ""

@@ -8,24 +8,32 @@ the command that produced them.
 
 from __future__ import annotations
 
-from .policy import Placeholder, Policy
+from .placeholders import Placeholder
+from .policy import Policy, ToolRule
+from .restore import RESTORE_TOOL_NAME
 
 DEFAULT = Policy(
     name="default",
     description=(
         "contextkit's own: a tool result goes as soon as the model has seen it and its next turn did not "
-        "draw on it (or a later call superseded it); the edit lands at the tail of the prompt, so the "
-        "cached prefix survives. The placeholder keeps the identifiers, paths and ids the result held "
-        "that nothing else in the request carries, and the handle to restore it. Results under 60 tokens, "
-        "or whose placeholder would not be 40% smaller, stay."
+        "draw on it (repeat 4 of its identifiers, paths or numbers), or as soon as a later call superseded "
+        "it. The placeholder keeps, verbatim, the lines holding the identifiers nothing else in the request "
+        "carries (13% of the result's size; 2.5x for a file the agent read or an error it hit), and the "
+        "handle to restore it. An edit deep in the prompt waits until, counting what pruning has saved, "
+        "it pays for the cached suffix it rewrites within 6 turns. Results under 60 tokens, or whose "
+        "placeholder would not be 40% smaller, stay; a result the model restored stays until 3 turns "
+        "go by without it."
     ),
     source="tuned on ../shared/data/trajectories with the reference judge (docs/policies.md)",
     supersede=True,
     max_age=0,
+    use_terms=4,
     min_tokens=60,
     min_saving=0.4,
     protect_recent_turns=1,
-    placeholder=Placeholder(key_terms=20),
+    max_payback_steps=6,
+    placeholder=Placeholder(evidence=0.13, evidence_boost=2.5),
+    tools={RESTORE_TOOL_NAME: ToolRule(max_age=3, supersede=False)},
 )
 
 NONE = Policy(

@@ -11,7 +11,8 @@ import time
 import uuid
 from typing import Any
 
-from . import calls, validity
+from . import calls, rules, validity
+from .cache import CacheModel, Payback, prices_for
 from .config import resolve_policy
 from .errors import InvalidMessagesError, PolicyConfigError, PruningFailedError, UnknownHandleError
 from .ledger import KEPT, PINNED, PRUNED, RESTORED, Ledger, Segment
@@ -21,8 +22,8 @@ from .observers import default_observers, notify
 from .records import PrepareReport, StepRecord, ToolRecord
 from .tools import ToolScope, run_tool
 from .restore import RESTORE_TOOL_NAME, call_parts, requested_handle, restore_tool
-from .surgery import placeholder_text, pruned_message, without_arguments, without_reasoning
-from .tokens import MESSAGE_OVERHEAD, TokenCounter
+from .surgery import Editor
+from .tokens import TokenCounter
 
 
 class Session:
@@ -57,6 +58,7 @@ class Session:
         self.fail_closed = fail_closed
         self.ledger = Ledger(TokenCounter(model))
         self.ledger.carry_call_terms = not (self.policy.clear_tool_inputs or self.policy.keep_thinking_turns is not None)
+        self.ledger.use_terms = self.policy.use_terms
         self.step = 0
         self.reports: list[PrepareReport] = []
         self.steps: list[StepRecord] = []  # model calls made through this session (completion / wrap)
@@ -71,8 +73,8 @@ class Session:
         self.prices = dict(prices or {})  # model -> {"input_cost_per_token": ..., "output_cost_per_token": ...}
         self.stream_usage = True  # ask OpenAI-compatible servers for usage on streams (calls.py); False: count locally
         self._context_window = context_window
-        self._modified: dict[str, Segment] = {}  # handle -> segment sent in a changed form
-        self._edited_assistants: list[Segment] = []
+        self.editor = Editor(self.ledger, self.policy)
+        self._cache: CacheModel | None = None  # the prompt cache, priced (policies with max_payback_steps)
         self._open_stream = None  # weakref to the last call's stream until it ends (contextkit/calls.py)
         self._lock = threading.RLock()
         if self.policy.trigger_fraction is not None and model and context_window is None:
@@ -97,25 +99,29 @@ class Session:
         messages = as_dicts(messages)  # litellm's Message objects are welcome, as litellm takes them
         with self._lock:
             t0 = time.perf_counter()
+            step = self.step + 1
+            pruned: list[Segment] = []
             try:
-                self.ledger.observe(messages, self.step + 1)
+                # decisions for each earlier turn of a history seen for the first time, then this one
+                self.ledger.observe(messages, step, on_turn=lambda new_from: pruned.extend(self._turn(step, new_from)))
             except InvalidMessagesError:
                 raise
             except Exception as e:  # noqa: BLE001 - fail-open is the contract
                 return self._fail_open(messages, e, t0), self.reports[-1]
-            self.step += 1
-            step = self.step
+            self.step = step
             report = PrepareReport(step, len(messages), self.ledger.raw_tokens, self.ledger.raw_tokens)
             try:
-                decided = self._decide(step, report)
-                out = self._output(messages)
-                problem = self._problem(out, messages, decided)
+                if self.ledger.turn_start < len(messages) or self.ledger.rewound:  # a retry changes nothing
+                    pruned.extend(self._turn(step, self.ledger.turn_start))
+                report.pruned = [(seg.handle, seg.reason) for seg in pruned]
+                out = self.editor.output(messages)
+                problem = self._problem(out, messages, pruned)
                 if problem:  # take this step's edits back and send what was valid before
-                    self._undo(decided, problem)
+                    self.editor.undo(pruned, problem)
                     report.pruned = []
                     report.fallback = f"an edit would have made the request invalid ({problem}); edits taken back"
-                    out = self._output(messages)
-                    if validity.anthropic_problem(out, messages):
+                    out = self.editor.output(messages)
+                    if validity.introduced_problem(out, messages):
                         out = list(messages)
                         report.fallback = f"the request would have been invalid ({problem}); sent unchanged"
             except Exception as e:  # noqa: BLE001
@@ -126,96 +132,25 @@ class Session:
             notify(self.observers, "prepared", self, report)
             return out, report
 
-    def _decide(self, step: int, report: PrepareReport) -> list[Segment]:
-        if self._edited_assistants:
-            self._keep_latest_turn_reasoning(step)
-        decided = []
-        for seg, why in self.policy.decide(self.ledger, step, self._window()):
-            if self._prune(seg, why, step):
-                decided.append(seg)
-                report.pruned.append((seg.handle, why))
-        if self.policy.keep_thinking_turns is not None:
-            self._clear_thinking(step)
-        return decided
+    def _turn(self, step: int, new_from: int) -> list[Segment]:
+        """Decide one request of the conversation (the ledger holds it; its new messages start at
+        `new_from`) and apply the decisions; the prompt cache model is charged for it."""
+        led, editor, policy = self.ledger, self.editor, self.policy
+        editor.begin_turn()
+        if editor.assistants:
+            editor.keep_latest_turn_reasoning(step)
+        payback = None
+        if policy.max_payback_steps is not None:
+            if self._cache is None:
+                self._cache = CacheModel(prices_for(self.model))
+            payback = Payback(self._cache, led, new_from, policy.max_payback_steps)
+        pruned = editor.apply(policy.decide(led, step, self._window(), payback), step)
+        editor.clear_thinking(step)
+        if self._cache is not None and (new_from < len(led.segments) or editor.first_edit is not None):
+            self._cache.record(*self._cache.step_costs(led, new_from, editor.first_edit))
+        return pruned
 
-    def _prune(self, seg: Segment, why: str, step: int) -> bool:
-        """Replace a tool result with its placeholder, if the placeholder pays (`min_saving`)."""
-        original = self.ledger.original(seg.handle)
-        style = self.policy.rule_for(seg.tool_name).placeholder or self.policy.placeholder
-        text, kept_terms = placeholder_text(seg, original, why, style, step, self.ledger.new_terms)
-        new_tokens = self.ledger.counter.count(text) + MESSAGE_OVERHEAD
-        if new_tokens > (1 - self.policy.min_saving) * seg.tokens:
-            seg.reason = f"kept: a placeholder ({new_tokens} tokens) would save too little"
-            seg.state = PINNED
-            return False
-        self.ledger.carry(kept_terms)
-        seg.sent_message = pruned_message(original, text)
-        self.ledger.sent_tokens += new_tokens - seg.sent_tokens
-        seg.sent_tokens = new_tokens
-        seg.state, seg.reason, seg.pruned_at = PRUNED, why, step
-        self._modified[seg.handle] = seg
-        self.ledger.forget_terms(seg)
-        if self.policy.clear_tool_inputs and seg.call_handle:
-            self._blank_call(seg)
-        return True
-
-    def _blank_call(self, seg: Segment) -> None:
-        caller = self.ledger.get(seg.call_handle)
-        if caller is None:
-            return
-        base = caller.sent_message or self.ledger.original(caller.handle)
-        caller.sent_message = without_arguments(base, {seg.tool_call_id})
-        if caller.handle not in self._modified:
-            self._edited_assistants.append(caller)
-        self._modified[caller.handle] = caller
-
-    def _clear_thinking(self, step: int) -> None:
-        keep = self.policy.keep_thinking_turns
-        assistants = [s for s in self.ledger.segments if s.role == "assistant" and s.reasoning_tokens]
-        latest_turn = self.ledger.last_user + 1
-        for seg in assistants[: max(0, len(assistants) - keep)]:
-            if seg.index >= latest_turn or seg.reason.startswith("reasoning cleared"):
-                continue
-            base = seg.sent_message or self.ledger.original(seg.handle)
-            seg.sent_message = without_reasoning(base)
-            seg.reason = f"reasoning cleared at step {step} (older than the last {keep} thinking turns)"
-            self.ledger.sent_tokens -= seg.reasoning_tokens
-            seg.sent_tokens -= seg.reasoning_tokens
-            if seg.handle not in self._modified:
-                self._edited_assistants.append(seg)
-            self._modified[seg.handle] = seg
-
-    def _keep_latest_turn_reasoning(self, step: int) -> None:
-        """An assistant turn whose reasoning was cleared can become part of the latest turn again
-        (the agent dropped the user message after it): its reasoning must go back unchanged."""
-        turn = self.ledger.last_user + 1
-        for seg in self._edited_assistants:
-            if seg.index < turn or seg.sent_message is None:
-                continue
-            original, sent = seg.original, dict(seg.sent_message)
-            if all(sent.get(k) == original.get(k) for k in ("reasoning_content", "thinking_blocks", "content")):
-                continue
-            for k in ("reasoning_content", "thinking_blocks", "content"):
-                if k in original:
-                    sent[k] = original[k]
-            self.ledger.sent_tokens += seg.reasoning_tokens
-            seg.sent_tokens += seg.reasoning_tokens
-            seg.reason = f"reasoning restored at step {step}: the turn is the latest again"
-            if sent == original:
-                seg.sent_message = None
-                self._modified.pop(seg.handle, None)
-            else:
-                seg.sent_message = sent
-        self._edited_assistants = [s for s in self._edited_assistants if s.sent_message is not None]
-
-    def _output(self, messages: list[dict]) -> list[dict]:
-        out = list(messages)
-        for seg in self._modified.values():
-            if seg.index >= 0 and seg.sent_message is not None:
-                out[seg.index] = dict(seg.sent_message)
-        return out
-
-    def _problem(self, out: list[dict], messages: list[dict], decided: list[Segment]) -> str | None:
+    def _problem(self, out: list[dict], messages: list[dict], pruned: list[Segment]) -> str | None:
         """The validity check every output gets (field-notes §2 rules, see validity.py).
 
         The caller's list was checked by the ledger; each edit is checked once, when made, against
@@ -224,44 +159,17 @@ class Session:
         """
         led = self.ledger
         if led.rewound:
-            return validity.anthropic_problem(out, messages)
-        for seg in decided:
+            return validity.introduced_problem(out, messages)
+        for seg in pruned:
             for s in (seg, led.get(seg.call_handle) if self.policy.clear_tool_inputs and seg.call_handle else None):
                 if s is not None and s.sent_message is not None:
-                    p = validity.edit_problem(led.original(s.handle), s.sent_message)
+                    p = validity.edit_problem(s.original, s.sent_message)
                     if p:
                         return f"messages[{s.index}]: {p}"
         for i in (0, led.first_user, led.last_user):
             if 0 <= i < len(out) and out[i] is not messages[i]:
                 return f"messages[{i}]: a protected message (system prompt, task, latest user turn) was edited"
-        turn = led.last_user + 1
-        for s in self._edited_assistants:
-            if s.index >= turn and s.sent_message is not None:
-                o = led.original(s.handle)
-                if any(s.sent_message.get(k) != o.get(k) for k in ("reasoning_content", "thinking_blocks")):
-                    return f"messages[{s.index}]: the latest assistant turn's reasoning was edited"
-        return None
-
-    def _undo(self, decided: list[Segment], problem: str) -> None:
-        """Take back this step's edits (they would break the request) and never retry them."""
-        for seg in decided:
-            self.ledger.sent_tokens += seg.tokens - seg.sent_tokens
-            seg.sent_tokens = seg.tokens
-            seg.sent_message = None
-            seg.state, seg.reason, seg.pruned_at = PINNED, f"kept: pruning it would break the request ({problem})", None
-            self._modified.pop(seg.handle, None)
-            caller = self.ledger.get(seg.call_handle) if self.policy.clear_tool_inputs and seg.call_handle else None
-            if caller is not None and caller.sent_message is not None:  # its arguments go back too
-                sent = dict(caller.sent_message)
-                sent["tool_calls"] = caller.original.get("tool_calls") if not _blanked_except(caller, seg) else [
-                    tc if tc.get("id") != seg.tool_call_id else orig
-                    for tc, orig in zip(caller.sent_message.get("tool_calls") or (), caller.original.get("tool_calls") or ())
-                ]
-                if sent == caller.original:
-                    caller.sent_message = None
-                    self._modified.pop(caller.handle, None)
-                else:
-                    caller.sent_message = sent
+        return self.editor.latest_reasoning_problem()
 
     def _fail_open(self, messages: list[dict], err: Exception, t0: float, report: PrepareReport | None = None):
         if self.fail_closed:
@@ -277,6 +185,7 @@ class Session:
             self.ledger.reset_snapshot()
         except Exception:  # noqa: BLE001
             self.ledger = self.ledger.fresh()
+            self.editor = Editor(self.ledger, self.policy)
         notify(self.observers, "prepared", self, report)
         return list(messages)
 
@@ -300,16 +209,12 @@ class Session:
             seg = self.ledger.get(handle)
             if seg is None:
                 raise UnknownHandleError(f"no segment with handle {handle!r} in this session")
-            original = self.ledger.original(handle)
+            original = seg.original
             if seg.state == PRUNED:
-                seg.state, seg.reason = RESTORED, f"restored at step {self.step} (was: {seg.reason})"
+                seg.set_state(RESTORED, rules.RESTORED, f"restored at step {self.step} (was: {seg.reason})")
             if reinstate and seg.sent_message is not None:
-                if seg.index >= 0:  # still in the agent's list: it counts towards what is sent
-                    self.ledger.sent_tokens += seg.tokens - seg.sent_tokens
-                seg.sent_tokens = seg.tokens
-                seg.sent_message = None
-                seg.state = RESTORED
-                self._modified.pop(handle, None)
+                self.editor.reinstate(seg)
+                seg.set_state(RESTORED, rules.REINSTATED, f"reinstated at step {self.step}: sent in full again")
             content = original.get("content")
             return content if isinstance(content, str) else content_text(content)
 
@@ -347,6 +252,12 @@ class Session:
     async def acompletion(self, **kwargs: Any) -> Any:
         """The async twin of `completion` (`litellm.acompletion`)."""
         return await calls.acomplete(self, **kwargs)
+
+    def record(self, response: Any, **call: Any) -> Any:
+        """Record the call you made yourself with the list `prepare` returned last, as `completion`
+        records its own (usage, cost, output, tracing). `call`: the other arguments you gave your
+        client (tools=, mock_response=, ...). Returns `response` (a stream: iterate what comes back)."""
+        return calls.record(self, response, call)
 
     # ------------------------------------------------------------------ tools and lifecycle
 
@@ -389,13 +300,6 @@ class Session:
 
     def __repr__(self) -> str:
         return f"Session(policy={self.policy.name!r}, steps={self.step}, segments={len(self.ledger)})"
-
-
-def _blanked_except(caller: Segment, seg: Segment) -> bool:
-    """Whether other calls of this assistant turn still have their arguments blanked."""
-    sent = caller.sent_message.get("tool_calls") or ()
-    orig = caller.original.get("tool_calls") or ()
-    return any(a != b and a.get("id") != seg.tool_call_id for a, b in zip(sent, orig))
 
 
 __all__ = ["Session", "PrepareReport", "KEPT", "PRUNED", "PINNED", "RESTORED"]

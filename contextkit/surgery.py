@@ -1,91 +1,168 @@
-"""Surgery: the replacement message for a pruned segment. Content is replaced, never deleted, so
-every tool call keeps its result and role order stays as the agent built it.
+"""Surgery: the one place where what is sent changes. `Editor` applies a policy's decisions to the
+ledger (every change of a segment's sent form goes through `Ledger.edit` / `Ledger.revert`), keeps
+the latest turn's reasoning intact, takes edits back when they would break the request, and builds
+the list to send. Content is replaced, never deleted, so every tool call keeps its result and role
+order stays as the agent built it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-from typing import Callable
+from . import rules
+from .ledger import KEPT, PINNED, PRUNED, Ledger, Segment
+from .policy import KEEP, PRUNE, Decision, Policy
 
-from .ledger import Segment
-from .messages import content_text, parse_arguments
-from .policy import Placeholder
-
-_KEY_LINE = re.compile(
-    r"error|exception|traceback|fail|assert|warning|File \"[^\"]+\", line \d+|^\s*[\w./-]+:\d+[:\s]",
-    re.I,
-)
+_REASONING_KEYS = ("reasoning_content", "thinking_blocks", "content")
 
 
-def args_summary(args_text: str, limit: int = 60) -> str:
-    """A short, one-line summary of a tool call's arguments (the command when there is one)."""
-    args = parse_arguments(args_text)
-    if args and len(args) == 1 and isinstance(next(iter(args.values())), str):
-        s = next(iter(args.values()))
-    else:
-        s = args_text
-    s = " ".join(s.split())
-    return s if len(s) <= limit else s[: limit - 1] + "…"
+class Editor:
+    """Applies decisions for one session's ledger (a new ledger gets a new Editor)."""
 
+    def __init__(self, ledger: Ledger, policy: Policy):
+        self.ledger = ledger
+        self.policy = policy
+        self.assistants: list[Segment] = []  # assistant turns sent in an edited form
+        self._cleared: set[str] = set()  # handles whose reasoning is cleared
+        self.first_edit: int | None = None  # the lowest index edited since `begin_turn`
 
-def args_digest(args_text: str) -> str:
-    """Four hex digits identifying the call's arguments (the full call sits just before the result)."""
-    return hashlib.blake2b(args_text.encode("utf-8", "surrogatepass"), digest_size=2).hexdigest()
+    def begin_turn(self) -> None:
+        self.first_edit = None
 
+    def _edited(self, seg: Segment) -> None:
+        if seg.index >= 0 and (self.first_edit is None or seg.index < self.first_edit):
+            self.first_edit = seg.index
 
-def placeholder_text(
-    seg: Segment, original: dict, reason: str, style: Placeholder, step: int, new_terms: Callable[[Segment, int], list[str]] | None = None
-) -> tuple[str, list[str]]:
-    """The placeholder for a pruned tool result (what was there, why it went, how to get it
-    back) and the key terms it keeps. `new_terms(seg, limit)` picks them: the ledger knows which
-    terms the rest of the request already carries."""
-    text = content_text(original.get("content"))
-    fields = {
-        "tool": seg.tool_name or "tool",
-        "tokens": f"{seg.tokens:,}",
-        "chars": f"{len(text):,}",
-        "age": seg.age(step),
-        "reason": reason,
-        "handle": seg.handle,
-        "args": args_summary(seg.args_text),
-        "args_digest": args_digest(seg.args_text),
-        "preview_chars": style.head_chars + style.tail_chars,
-    }
-    out = [style.template.format_map(fields)]
-    if style.key_lines:
-        lines = key_lines(text, style.key_lines, style.key_line_chars)
-        if lines:
-            out.append("key lines:\n" + "\n".join(lines))
-    kept: list[str] = []
-    if style.key_terms and new_terms is not None:
-        kept = new_terms(seg, style.key_terms)
-        if kept:
-            out.append("mentions: " + " ".join(kept))
-    if style.head_chars or style.tail_chars:
-        if len(text) <= style.head_chars + style.tail_chars:
-            out.append(text)
-        else:
-            if style.head_chars:
-                out.append(text[: style.head_chars] + "…")
-            if style.tail_chars:
-                out.append("…" + text[-style.tail_chars :])
-    return "\n".join(out), kept
+    # ------------------------------------------------------------------ decisions
 
+    def apply(self, decisions: list[Decision], step: int) -> list[Segment]:
+        """Make the decisions so; returns the results pruned."""
+        led = self.ledger
+        pruned: list[Segment] = []
+        final: set[int] = set()
+        for d in decisions:
+            seg = d.segment
+            if d.action == PRUNE:
+                assert d.placeholder is not None
+                led.carry(d.placeholder.carried)
+                led.edit(seg, pruned_message(seg.original, d.placeholder.text), d.tokens)
+                seg.set_state(PRUNED, d.rule, d.reason)
+                seg.pruned_at = step
+                led.forget_terms(seg)
+                self._edited(seg)
+                if self.policy.clear_tool_inputs and seg.call_handle:
+                    self._blank_call(seg)
+                pruned.append(seg)
+            elif d.action == KEEP:
+                state = PINNED if d.final and d.rule != rules.TOO_SMALL else seg.state
+                seg.set_state(state, d.rule, d.reason)
+                if d.final:
+                    final.add(id(seg))
+        if decisions:
+            led.open = [s for s in led.open if s.state == KEPT and id(s) not in final]
+        return pruned
 
-def key_lines(text: str, limit: int, width: int) -> list[str]:
-    """Lines worth keeping from a pruned result: errors, failing tests, file:line references."""
-    found: list[str] = []
-    seen = set()
-    for line in text.splitlines():
-        s = line.strip()
-        if not s or s in seen or not _KEY_LINE.search(s):
-            continue
-        seen.add(s)
-        found.append(s if len(s) <= width else s[: width - 1] + "…")
-        if len(found) >= limit:
-            break
-    return found
+    def _blank_call(self, seg: Segment) -> None:
+        """Blank the arguments of the call a pruned result answers (Anthropic's clear_tool_inputs)."""
+        caller = self.ledger.get(seg.call_handle) if seg.call_handle else None
+        if caller is None:
+            return
+        base = caller.sent_message or caller.original
+        self.ledger.edit(caller, without_arguments(base, {seg.tool_call_id or ""}))
+        if caller.rule != rules.REASONING_CLEARED:
+            caller.rule, caller.reason = rules.ARGUMENTS_CLEARED, f"arguments of {seg.tool_name} cleared with its result"
+        self._track(caller)
+
+    def _track(self, seg: Segment) -> None:
+        if seg not in self.assistants:
+            self.assistants.append(seg)
+        self._edited(seg)
+
+    # ------------------------------------------------------------------ reasoning
+
+    def clear_thinking(self, step: int) -> None:
+        """Drop the reasoning of assistant turns older than `keep_thinking_turns` (never the latest turn's)."""
+        keep = self.policy.keep_thinking_turns
+        if keep is None:
+            return
+        led = self.ledger
+        assistants = [s for s in led.segments if s.role == "assistant" and s.reasoning_tokens]
+        latest_turn = led.last_user + 1
+        for seg in assistants[: max(0, len(assistants) - keep)]:
+            if seg.index >= latest_turn or seg.handle in self._cleared:
+                continue
+            led.edit(seg, without_reasoning(seg.sent_message or seg.original))
+            self._cleared.add(seg.handle)
+            seg.rule = rules.REASONING_CLEARED
+            seg.reason = f"reasoning cleared at step {step} (older than the last {keep} thinking turns)"
+            self._track(seg)
+
+    def keep_latest_turn_reasoning(self, step: int) -> None:
+        """An assistant turn whose reasoning was cleared can become part of the latest turn again
+        (the agent dropped the user message after it): its reasoning must go back unchanged."""
+        turn = self.ledger.last_user + 1
+        for seg in list(self.assistants):
+            if seg.index < turn or seg.sent_message is None or seg.handle not in self._cleared:
+                continue
+            sent = dict(seg.sent_message)
+            for k in _REASONING_KEYS:
+                if k in seg.original:
+                    sent[k] = seg.original[k]
+                else:
+                    sent.pop(k, None)
+            self._cleared.discard(seg.handle)
+            seg.rule = rules.REASONING_RESTORED
+            seg.reason = f"reasoning restored at step {step}: the turn is the latest again"
+            if sent == seg.original:
+                self.ledger.revert(seg)
+            else:
+                self.ledger.edit(seg, sent)
+            self._edited(seg)
+        self.assistants = [s for s in self.assistants if s.sent_message is not None]
+
+    def latest_reasoning_problem(self) -> str | None:
+        """The latest assistant turn's reasoning must go back as the agent sent it."""
+        turn = self.ledger.last_user + 1
+        for s in self.assistants:
+            if s.index >= turn and s.sent_message is not None:
+                if any(s.sent_message.get(k) != s.original.get(k) for k in ("reasoning_content", "thinking_blocks")):
+                    return f"messages[{s.index}]: the latest assistant turn's reasoning was edited"
+        return None
+
+    # ------------------------------------------------------------------ taking edits back
+
+    def undo(self, pruned: list[Segment], problem: str) -> None:
+        """Take back these prunes (they would break the request) and never retry them."""
+        led = self.ledger
+        for seg in pruned:
+            led.revert(seg)
+            seg.set_state(PINNED, rules.WOULD_BREAK, f"kept: pruning it would break the request ({problem})")
+            seg.pruned_at = None
+            caller = led.get(seg.call_handle) if self.policy.clear_tool_inputs and seg.call_handle else None
+            if caller is not None and caller.sent_message is not None:  # its arguments go back too
+                sent = dict(caller.sent_message)
+                sent["tool_calls"] = [
+                    orig if tc.get("id") == seg.tool_call_id else tc
+                    for tc, orig in zip(caller.sent_message.get("tool_calls") or (), caller.original.get("tool_calls") or ())
+                ]
+                if sent == caller.original:
+                    led.revert(caller)
+                else:
+                    led.edit(caller, sent)
+        self.assistants = [s for s in self.assistants if s.sent_message is not None]
+
+    def reinstate(self, seg: Segment) -> None:
+        """Send a pruned result's original in place again (Session.restore(reinstate=True))."""
+        self.ledger.revert(seg)
+        self._edited(seg)
+
+    # ------------------------------------------------------------------ the list to send
+
+    def output(self, messages: list[dict]) -> list[dict]:
+        """The caller's list with contextkit's forms in place (copies: litellm edits dicts it is given)."""
+        out = list(messages)
+        for seg in self.ledger.modified.values():
+            if seg.index >= 0 and seg.sent_message is not None:
+                out[seg.index] = dict(seg.sent_message)
+        return out
 
 
 def pruned_message(original: dict, content: str) -> dict:

@@ -66,6 +66,29 @@ def anthropic_problem(messages: Sequence[dict], original: Sequence[dict] | None 
     return None
 
 
+def introduced_problem(messages: Sequence[dict], original: Sequence[dict]) -> str | None:
+    """A problem of `messages` (the request after surgery) that the caller's `original` does not
+    have. A caller's list that already breaks a rule (tool-call ids reused across turns are fine
+    for OpenAI, not for Anthropic) is the caller's to fix: then only the structure surgery must keep
+    is checked (same messages, roles, call ids and names, the latest turn's reasoning)."""
+    if anthropic_problem(original) is None:
+        return anthropic_problem(messages, original)
+    if len(original) != len(messages):
+        return f"{len(original)} messages became {len(messages)}"
+    for i, (m, o) in enumerate(zip(messages, original)):
+        if m is not o:
+            p = edit_problem(o, m)
+            if p:
+                return f"messages[{i}]: {p}"
+    last = latest_turn_start(messages)
+    for i in range(last, len(messages)):
+        if messages[i].get("role") == "assistant":
+            for key in ("reasoning_content", "thinking_blocks"):
+                if messages[i].get(key) != original[i].get(key):
+                    return f"messages[{i}]: latest assistant turn's {key} changed"
+    return None
+
+
 def edit_problem(original: dict, edited: dict) -> str | None:
     """None if an edited message keeps everything pairing depends on, else what it broke.
 

@@ -116,6 +116,7 @@ class OTLPReceiver:
                         "headers": {k.lower(): v for k, v in self.headers.items()},
                         "content_type": self.headers.get("Content-Type"),
                         "spans": len(spans),
+                        "body": body,  # the decompressed protobuf, for byte-level checks
                     })
                     rx.spans.extend(spans)
                 out = ExportTraceServiceResponse().SerializeToString()

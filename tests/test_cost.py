@@ -75,7 +75,7 @@ def test_cached_tokens_use_the_cache_rate(openai_server):
 def test_saved_usd_is_what_the_pruned_tokens_would_have_cost(openai_server):
     s = Session(Policy(keep_last=1, protect_recent_turns=0), tracing=False)
     msgs = conversation(5)
-    s.completion(messages=msgs[:-2], **kw(openai_server, "openai/gpt-4o"))
+    s.completion(messages=msgs[:4], **kw(openai_server, "openai/gpt-4o"))
     s.completion(messages=msgs, **kw(openai_server, "openai/gpt-4o"))
     rec = s.steps[-1]
     price = litellm.get_model_info("gpt-4o", custom_llm_provider="openai")["input_cost_per_token"]

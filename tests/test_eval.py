@@ -111,9 +111,9 @@ def test_step_rows_add_up_to_the_totals_and_query_with_duckdb():
 
 def test_policies_by_preset_policy_file_config_and_label(tmp_path):
     f = trajectory_files()[0]
-    tuned = contextkit.PRESETS["default"].replace(max_age=3)
+    tuned = contextkit.PRESETS["default"].replace(max_age=3, max_payback_steps=None)  # prune on age, whatever the cache
     path = contextkit.save_policy(tuned, tmp_path / "tuned.yaml")
-    r = evaluate(f, [str(path), tuned, {"preset": "default", "max_age": 3}, "default"])
+    r = evaluate(f, [str(path), tuned, {"preset": "default", "max_age": 3, "max_payback_steps": None}, "default"])
     assert r.policies == [str(path), "default", "default+custom", "default#2"]
     a, b, c = (r[p] for p in r.policies[:3])
     assert a.input_tokens == b.input_tokens == c.input_tokens  # the same policy three ways
@@ -174,8 +174,8 @@ def test_cli_table(capsys):
     assert main(["eval", f, "-p", "raw", "-p", "observation-masking", "--per-trajectory"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
-    assert lines[0].split() == ["policy", "steps", "input", "tok", "saved", "cost/raw", "retention", "invalid"]
-    assert lines[1].split()[0] == "raw" and lines[1].split()[3:] == ["0.0%", "1.000", "100.00%", "0"]
+    assert lines[0].split() == ["policy", "steps", "input", "tok", "saved", "cost/raw", "retention", "verbatim", "invalid"]
+    assert lines[1].split()[0] == "raw" and lines[1].split()[3:] == ["0.0%", "1.000", "100.00%", "100.00%", "0"]
     assert lines[2].split()[0] == "observation-masking"
     assert "1 trajectories" in out and out.count("observation-masking") == 2  # totals + per-trajectory row
 

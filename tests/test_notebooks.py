@@ -57,6 +57,19 @@ def test_tune_policies_sweeps_plots_and_exports_a_loadable_policy(notebook_env):
     policy = contextkit.load_policy(exported)
     assert policy.name == "tuned" and policy.description.startswith("default, tuned by tune_policies.ipynb")
     assert contextkit.Session(policy=str(exported), tracing=False).policy == policy
+    assert "verbatim" in text and "$ contextkit eval" in text  # the shell command, run from the notebook
+    assert "tuned_policy.yaml" in text.split("$ contextkit eval", 1)[1]
+    streamed = sum(len(json.dumps(o)) for cell in nb.cells for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+    assert streamed < 10_000, streamed  # no progress bars filling the saved notebook
+    assert not list(NOTEBOOKS.glob("*.yaml"))  # nothing written into the source tree
+
+
+def test_tune_policies_writes_outside_the_source_tree_by_default(notebook_env, monkeypatch, tmp_path):
+    monkeypatch.delenv("CONTEXTKIT_NB_OUT")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    execute("tune_policies.ipynb")
+    assert (tmp_path / "home" / ".contextkit" / "policies" / "tuned_policy.yaml").exists()
+    assert not list(NOTEBOOKS.glob("*.yaml"))
 
 
 def test_explore_traces_queries_and_plots_eval_rows(notebook_env):

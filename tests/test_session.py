@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import copy
 
 import pytest
@@ -52,7 +54,7 @@ def test_decisions_are_sticky_so_the_prefix_stays_byte_identical():
         pruned_now = {seg.index for seg in s.ledger if seg.pruned_at == step}
         for i, (a, b) in enumerate(zip(prev, cur)):
             if a != b:
-                assert i in pruned_now and b["content"].startswith("[pruned"), (step, i)
+                assert i in pruned_now and "restore_context" in b["content"], (step, i)
 
 
 def test_a_pruned_result_is_pruned_once_and_its_placeholder_never_changes():
@@ -86,7 +88,7 @@ def test_rebuilt_list_is_recognised_by_id_and_content():
     assert {seg.handle: seg.state for seg in s.ledger} == {h: st for h, st in handles.items() if h not in dropped}
     for seg in s.ledger:
         if seg.state == "pruned":
-            assert out[seg.index]["content"].startswith("[pruned") and seg.handle in out[seg.index]["content"]
+            assert seg.handle in out[seg.index]["content"] and out[seg.index]["content"] != seg.original["content"]
 
 
 def test_agent_sending_back_our_output_keeps_decisions():
@@ -110,8 +112,31 @@ def test_protected_messages_are_never_touched():
 def test_fresh_results_are_never_pruned_before_the_model_saw_them():
     msgs = conversation(n_tools=3)
     s = Session(Policy(keep_last=0, protect_recent_turns=0))
-    out = s.prepare(msgs)  # first call: everything is new
-    assert out == msgs
+    out = s.prepare(msgs[:4])  # the model has not answered after the first result yet
+    assert out == msgs[:4]
+    out = s.prepare(msgs)  # it has answered after the first two; the last one is still unseen
+    assert [s.ledger.segments[i].state for i in (3, 5, 7)] == ["pruned", "pruned", "kept"]
+    assert out[7] is msgs[7]
+
+
+def test_a_resumed_history_gets_the_decisions_a_live_run_would_have_made():
+    """A fresh Session given a long history (a resumed agent, a gateway replica) decides it turn
+    by turn, as if it had seen every call: same output, byte for byte."""
+    from helpers import trajectory_files
+
+    msgs = json.loads(trajectory_files()[0].read_text())["messages"]
+    live = Session(tracing=False)
+    ends = [i for i, m in enumerate(msgs) if m["role"] == "assistant" and i > 0]
+    for i in ends:
+        expected = live.prepare(msgs[:i])
+    resumed = Session(tracing=False)
+    assert resumed.prepare(msgs[: ends[-1]]) == expected
+    assert any(seg.state == "pruned" for seg in resumed.ledger)
+    halfway = Session(tracing=False)  # a replica that saw the first half, then the whole history
+    halfway.prepare(msgs[: ends[len(ends) // 2]])
+    assert halfway.prepare(msgs[: ends[-1]]) == expected
+    again = halfway.prepare(msgs[: ends[-1]])  # a retry of the same request changes nothing
+    assert again == expected
 
 
 @pytest.mark.parametrize(

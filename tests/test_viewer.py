@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from contextkit.tracing.store import TraceStore
 from contextkit.viewer import composition as comp
 from contextkit.viewer import ui
+from contextkit.viewer.safe import markdown_html
 
 from helpers import REPO
 
@@ -42,7 +43,8 @@ def same(shown, stored) -> bool:
 
 
 def texts(at: AppTest) -> str:
-    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption] + [c.value for c in at.code])
+    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption] + [c.value for c in at.code]
+                     + [h.value for h in at.html])  # model text is shown with st.html (viewer/safe.py)
 
 
 def charts(at: AppTest) -> list[str]:
@@ -65,7 +67,7 @@ def test_runs_page_lists_every_run_with_cost_savings_and_guard_events(monkeypatc
         assert row["status"] == [{"ok": "ok", "error": "error", "open": "running"}[r["status"]]]
         assert len(row["context"]) == r["steps"]  # the sparkline: tokens sent per step
     by_role = {role: table[table["run_id"] == rid].iloc[0] for role, rid in viewer_store.ids.items()}
-    assert by_role["reasoning"]["guard_events"] == 2  # the loop guard warned twice
+    assert by_role["reasoning"]["guard_events"] == 3  # the loop guard warned twice, the budget once (the restored result stays)
     assert by_role["none"]["tokens_saved"] == 0 < by_role["default"]["tokens_saved"]
     assert by_role["open"]["status"] == ["running"] and by_role["default"]["duration_s"] > 0
     tiles = {m.label: m.value for m in at.metric}
@@ -170,9 +172,9 @@ def test_replay_shows_reasoning_tool_calls_guards_and_a_failed_call(monkeypatch,
     steps = store.steps(rid)
     at = open_app(monkeypatch, viewer_store.path, "views/replay.py", run_id=rid)
     last = steps[-1]
-    shown = [e.markdown[0].value for e in at.expander if e.label == "Reasoning" and e.markdown]
-    assert last["output"]["reasoning_content"] in shown  # the model's reasoning at this step
-    assert last["output"]["content"] in texts(at)
+    shown = [h.value for e in at.expander if e.label == "Reasoning" for h in e.html]
+    assert any(last["output"]["reasoning_content"] in h for h in shown)  # the model's reasoning at this step
+    assert markdown_html(last["output"]["content"]) in texts(at)
     guarded = next(s for s in steps if s["guard_events"])
     at.select_slider(key=f"step_{rid}").set_value(guarded["step"]).run()
     assert any("loop" in w.value and "read_file" in w.value for w in at.warning)  # the loop guard's event at this step

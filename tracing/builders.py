@@ -145,7 +145,7 @@ def _manifest(a: dict, prefix: str, rows: list[tuple], step: int) -> None:
 
 
 def _contents(a: dict, st: RunState, rows: list[tuple], ledger: Any) -> None:
-    hide = st.masker.hide_input_text
+    hides = st.masker.hides
     new_h, new_m, ed_h, ed_m = [], [], [], []
     ih, isent = _I["handle"], _I["sent_message"]
     for r in rows:
@@ -155,12 +155,12 @@ def _contents(a: dict, st: RunState, rows: list[tuple], ledger: Any) -> None:
             if original is not None:
                 st.known.add(h)
                 new_h.append(h)
-                new_m.append(dumps(st.masker.message(original, hide_text=hide)))
+                new_m.append(dumps(st.masker.message(original, hide_text=hides(original))))
         sent = r[isent]
         if sent is not None and st.edits.get(h) is not sent:
             st.edits[h] = sent
             ed_h.append(h)
-            ed_m.append(dumps(st.masker.message(sent, hide_text=hide)))
+            ed_m.append(dumps(st.masker.message(sent, hide_text=hides(sent))))
         elif sent is None and h in st.edits:
             del st.edits[h]  # sent in its original form again (reinstated)
     if new_h:
@@ -184,7 +184,7 @@ def llm_attributes(st: RunState, rec: StepRecord, *, full_messages: bool, llm_ki
     if not (full_messages and not m.hide_input_messages and rec.messages_sent):
         return a
     msgs: dict = {}
-    _flatten_messages(msgs, C.INPUT_MESSAGES, rec.messages_sent, m, m.hide_input_text)
+    _flatten_messages(msgs, C.INPUT_MESSAGES, rec.messages_sent, m)
     if max_attributes is not None and len(msgs) + len(a) > max_attributes:
         # The SDK drops the oldest attributes past its limit: keep the core and the latest messages.
         keep = max(0, max_attributes - len(a) - 1)
@@ -227,7 +227,7 @@ def _llm_core(st: RunState, rec: StepRecord, full_messages: bool, llm_kind: bool
         a.update(_tools(st, rec.tools, full_messages))
     out = rec.response_message
     if out:
-        masked_out = m.message(out, hide_text=m.hide_output_text)
+        masked_out = m.message(out, hide_text=m.hide_output_text, hide_arguments=m.hide_tool_arguments)
         a[C.CK_OUTPUT_MESSAGE] = dumps(masked_out)
         if not m.hide_output_messages:
             _flatten_message(a, f"{C.OUTPUT_MESSAGES}.0.", masked_out)
@@ -296,10 +296,10 @@ def _tools(st: RunState, tools: list, flatten: bool) -> dict:
     return {**st.tools_attrs, **st.tools_flat} if flatten else st.tools_attrs
 
 
-def _flatten_messages(a: dict, prefix: str, messages: list, m: Masker, hide_text: bool) -> None:
+def _flatten_messages(a: dict, prefix: str, messages: list, m: Masker) -> None:
     for i, msg in enumerate(messages):
         if isinstance(msg, Mapping):
-            _flatten_message(a, f"{prefix}.{i}.", m.message(msg, hide_text=hide_text))
+            _flatten_message(a, f"{prefix}.{i}.", m.message(msg, hide_text=m.hides(msg)))
 
 
 def _flatten_message(a: dict, p: str, msg: Mapping) -> None:
@@ -400,13 +400,16 @@ def tool_end_attributes(st: RunState, rec: ToolRecord) -> dict:
     m = st.masker
     a: dict = {}
     if rec.arguments is not None:
-        args = REDACTED if m.hide.hide_inputs else m.text(rec.arguments if isinstance(rec.arguments, str) else dumps(rec.arguments))
+        if m.hide_tool_arguments:
+            args = REDACTED
+        else:
+            args = m.json_text(rec.arguments) if isinstance(rec.arguments, str) else dumps(m.value(rec.arguments))
         a[C.INPUT_VALUE] = a[C.TOOL_CALL_ARGUMENTS] = args
         a[C.INPUT_MIME] = C.JSON_MIME if not isinstance(rec.arguments, str) else C.TEXT_MIME
     if rec.result is not None:
-        res = REDACTED if m.hide.hide_outputs else m.text(rec.result)
+        res = REDACTED if m.hide_tool_result else m.text(rec.result)
         a[C.OUTPUT_VALUE] = a[C.TOOL_CALL_RESULT] = res
         a[C.OUTPUT_MIME] = C.TEXT_MIME
-    if rec.error:
-        a[C.CK_ERROR] = m.text(rec.error)
+    if rec.error:  # a failed tool's error is its result
+        a[C.CK_ERROR] = REDACTED if m.hide_tool_result else m.text(rec.error)
     return a

@@ -69,7 +69,7 @@ class RunObserver(Observer):
         if session.tags:
             a[C.TAGS] = [masker.text(str(t)) for t in session.tags]
         if session.metadata:
-            a[C.METADATA] = masker.text(dumps(session.metadata))
+            a[C.METADATA] = dumps(masker.value(session.metadata))  # values masked: the JSON stays valid
         self._agent = self._t.tracer.start_span(f"invoke_agent {session.name}", attributes=a, kind=SpanKind.INTERNAL)
         self._agent_ctx = trace.set_span_in_context(self._agent)
         self._trace_id = self._agent.get_span_context().trace_id
@@ -103,10 +103,10 @@ class RunObserver(Observer):
         m = self._state.masker
         attrs = dict(totals)
         if task is not None:
-            attrs[C.INPUT_VALUE] = REDACTED if m.hide.hide_inputs else m.text(task)
+            attrs[C.INPUT_VALUE] = REDACTED if m.hide_input_text else m.text(task)
             attrs[C.INPUT_MIME] = C.TEXT_MIME
         if answer is not None:
-            attrs[C.OUTPUT_VALUE] = REDACTED if m.hide.hide_outputs else m.text(answer)
+            attrs[C.OUTPUT_VALUE] = REDACTED if m.hide_output_text else m.text(answer)
             attrs[C.OUTPUT_MIME] = C.TEXT_MIME
         if ended_by:
             attrs[C.CK_ENDED_BY] = ended_by
@@ -182,7 +182,8 @@ class RunObserver(Observer):
     def _end_tool(self, span: Any, rec: ToolRecord, end: int) -> None:
         span.set_attributes(B.tool_end_attributes(self._state, rec))
         if rec.error:
-            span.set_status(Status(StatusCode.ERROR, self._state.masker.text(rec.error)))
+            m = self._state.masker
+            span.set_status(Status(StatusCode.ERROR, REDACTED if m.hide_tool_result else m.text(rec.error)))
         span.end(end_time=end)
 
     # ------------------------------------------------------------------ helpers

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import time
 from typing import Any
 
@@ -185,8 +186,9 @@ def connect(path: str, deadline: float, *, read_only: bool = False, config: dict
 
 
 def is_lock_conflict(e: Exception) -> bool:
-    """DuckDB's error when another process holds the file (the only one worth retrying)."""
-    return "lock" in str(e).lower()
+    """DuckDB's error when another process holds the file (the only one worth retrying). The quoted
+    path is left out: a damaged store under /srv/blocks/ is not a lock to wait for."""
+    return "lock" in re.sub(r'"[^"]*"', "", str(e)).lower()
 
 
 def _loads(v: Any) -> Any:

@@ -1,4 +1,5 @@
-"""The viewer's entry point: `contextkit view` runs `streamlit run` on this file.
+"""The viewer's pages: `contextkit view` runs `streamlit run viewer/server.py`, the ASGI app that
+serves this script (and checks every request's Host header).
 
 The store path comes from CONTEXTKIT_VIEW_STORE (set by `contextkit view`), else tracing's
 default (CONTEXTKIT_TRACE_DB or ./.contextkit/traces.duckdb).
@@ -10,7 +11,9 @@ import streamlit as st
 
 from contextkit.viewer import data, ui
 
-st.set_page_config(page_title="contextkit viewer", page_icon=":material/view_timeline:", layout="wide",
+# An emoji icon: Streamlit draws it as an inline SVG. A `:material/...:` page icon is fetched from
+# an outside host on every page load (the viewer fetches nothing from outside).
+st.set_page_config(page_title="contextkit viewer", page_icon="🔎", layout="wide",
                    initial_sidebar_state="collapsed")
 
 # The page scripts live in views/, not pages/: a pages/ folder beside the entry script switches

@@ -1,5 +1,8 @@
 """Messages as the replay page shows them: each one as sent, a pruned one as its placeholder that
-expands to the original, the model's reasoning, answer and tool calls, and the tools it ran."""
+expands to the original, the model's reasoning, answer and tool calls, and the tools it ran.
+
+Everything here comes from a run, so it is untrusted: it goes through viewer.safe (no image,
+link or HTML in it can make the browser fetch anything)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ import json
 from typing import Any
 
 import streamlit as st
+
+from .safe import markdown, plain
 
 MAX_CHARS = 20_000  # longer texts are cut on the page (the store keeps them whole)
 TALL = 1_200  # texts longer than this get a scrolling box
@@ -48,7 +53,7 @@ def _cut(text: str) -> str:
 
 
 def _box(text: str, *, height: int = 260) -> None:
-    """Monospace, wrapped; long texts scroll inside a fixed height."""
+    """Monospace, wrapped, never interpreted; long texts scroll inside a fixed height."""
     st.code(_cut(text) or " ", language=None, wrap_lines=True, height=height if len(text) > TALL else "content")
 
 
@@ -69,17 +74,18 @@ def tool_calls_block(calls: list[dict]) -> None:
             pretty = json.dumps(json.loads(args), indent=2, ensure_ascii=False) if isinstance(args, str) and args else (args or "")
         except ValueError:
             pretty = args
-        st.markdown(f":material/call_made: **{fn.get('name', '?')}** `{c.get('id', '')}`")
+        name, call_id = plain(fn.get("name", "?"), one_line=True), plain(c.get("id", ""), one_line=True)
+        st.markdown(f":material/call_made: **{name}** {call_id}")
         if pretty:
             st.code(_cut(pretty if isinstance(pretty, str) else json.dumps(pretty)), language="json", wrap_lines=True)
 
 
 def header(row: dict, seg: dict | None, step: int) -> str:
     """`#index · kind · tool · tokens` and a badge for its state at this step."""
-    kind = (row.get("kind") or row.get("role") or "?").replace("_", " ")
-    bits = [f"**#{row['index']}** · {kind}"]
+    kind = str(row.get("kind") or row.get("role") or "?").replace("_", " ")
+    bits = [f"**#{row['index']}** · {plain(kind, one_line=True)}"]
     if seg and seg.get("tool_name"):
-        bits.append(f"`{seg['tool_name']}`")
+        bits.append(f"**{plain(seg['tool_name'], one_line=True)}**")
     if seg:
         tokens, sent = int(seg.get("tokens") or 0), int(seg.get("sent_tokens") or 0)
         bits.append(f"{sent:,} tokens" if sent == tokens else f"{tokens:,} → **{sent:,}** tokens")
@@ -102,15 +108,15 @@ def message_card(row: dict, seg: dict | None, step: int) -> None:
     with st.chat_message(role if role in ("user", "assistant") else role, avatar=AVATARS.get(role, ":material/chat:")):
         st.markdown(header(row, seg, step))
         if row.get("state") == "pruned" and row.get("reason"):
-            st.caption(f"Why: {row['reason']}")
+            st.caption(f"Why: {plain(row['reason'])}")
         think = reasoning_of(msg)
         if think:
             with st.expander("Reasoning", icon=":material/psychology:"):
-                st.markdown(_cut(think))
+                markdown(_cut(think))
         text = text_of(msg.get("content"))
         if role == "assistant":
             if text:
-                st.markdown(_cut(text))
+                markdown(_cut(text))
             tool_calls_block(msg.get("tool_calls") or [])
         elif text or role != "tool":
             _box(text)
@@ -121,7 +127,7 @@ def message_card(row: dict, seg: dict | None, step: int) -> None:
             with st.expander(label, icon=":material/unfold_more:"):
                 if reasoning_of(original) and not think:
                     st.caption("Reasoning (cleared from the request)")
-                    st.markdown(_cut(reasoning_of(original)))
+                    markdown(_cut(reasoning_of(original)))
                 if otext:
                     _box(otext, height=360)
                 if original.get("tool_calls") and role == "assistant":
@@ -133,7 +139,7 @@ def model_output(row: dict) -> None:
     out = row.get("output") if isinstance(row.get("output"), dict) else {}
     error = row.get("error") if isinstance(row.get("error"), str) else None  # pandas turns missing values into NaN
     if error:
-        st.error(f"The call failed: {error}", icon=":material/error:")
+        st.error(f"The call failed: {plain(error)}", icon=":material/error:")
     if not out:
         if not error:
             st.caption("No model call was recorded at this step (only `prepare`).")
@@ -141,10 +147,10 @@ def model_output(row: dict) -> None:
     think = reasoning_of(out)
     if think:
         with st.expander("Reasoning", expanded=True, icon=":material/psychology:"):
-            st.markdown(_cut(think))
+            markdown(_cut(think))
     text = text_of(out.get("content"))
     if text:
-        st.markdown(_cut(text))
+        markdown(_cut(text))
     tool_calls_block(out.get("tool_calls") or [])
     if not (think or text or out.get("tool_calls")):
         st.caption("(empty answer)")
@@ -158,13 +164,14 @@ def tool_executions(rows: list[dict]) -> None:
     for t in rows:
         ms = t.get("duration_ms")
         status = ":red-badge[error]" if t.get("error") else ":green-badge[ok]"
-        label = f"{t.get('name') or 'tool'} · {ms:,.0f} ms" if ms is not None else (t.get("name") or "tool")
+        name = plain(t.get("name") or "tool", one_line=True)
+        label = f"{name} · {ms:,.0f} ms" if ms is not None else name
         with st.expander(label, icon=":material/terminal:"):
-            st.markdown(f"{status} `{t.get('tool_call_id') or ''}`")
+            st.markdown(f"{status} {plain(t.get('tool_call_id') or '', one_line=True)}")
             if t.get("arguments"):
                 st.caption("Arguments")
                 st.code(_cut(str(t["arguments"])), language="json", wrap_lines=True)
             if t.get("error"):
-                st.error(t["error"])
+                st.error(plain(t["error"]))
             st.caption("Result")
             _box(t.get("result") or "")

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from . import data
+from .safe import CSS, plain
 
 SELECTED = "run_id"  # session state: the run the user picked last (shared by the pages)
 REFRESH = "auto_refresh"  # session state: the sidebar's live toggle
@@ -24,7 +25,7 @@ STYLE = """<style>
 [data-testid="stMainBlockContainer"] { padding-top: 3.2rem; padding-bottom: 2rem; max-width: 1800px; }
 [data-testid="stMetricValue"] { font-size: 1.6rem; }
 h1 { padding-top: 0.2rem; }
-</style>"""
+""" + CSS + "</style>"
 
 
 def header(title: str, caption: str | None = None) -> None:
@@ -34,7 +35,7 @@ def header(title: str, caption: str | None = None) -> None:
     key = f"live_{title.lower()}"
     right.toggle("Live", value=live(), key=key, on_change=_set_live, args=(key,),
                  help=f"Re-read the store every {REFRESH_SECONDS:g} s (runs still being written)")
-    st.caption(caption or f"Store `{data.store_path() or 'off'}` · read-only: each query opens the file and closes it, "
+    st.caption(caption or f"Store {plain(data.store_path() or 'off', one_line=True)} · read-only: each query opens the file and closes it, "
                "so agents keep writing")
 
 
@@ -103,9 +104,9 @@ def guard(what: str = "this page") -> Iterator[None]:
         st.warning("The trace store is busy: agents held it for more than 5 s. It will be read again on the next refresh.",
                    icon=":material/hourglass_top:")
     except FileNotFoundError as e:
-        st.error(f"The trace store went away while reading {what}: {e}", icon=":material/folder_off:")
+        st.error(f"The trace store went away while reading {what}: {plain(e)}", icon=":material/folder_off:")
     except Exception as e:  # noqa: BLE001 - a message on the page, never a traceback
-        st.error(f"Could not show {what}: {type(e).__name__}: {e}", icon=":material/error:")
+        st.error(f"Could not show {what}: {type(e).__name__}: {plain(e)}", icon=":material/error:")
 
 
 def store_or_stop() -> data.StoreState:

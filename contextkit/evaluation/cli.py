@@ -6,11 +6,25 @@ import argparse
 import json
 import sys
 
-from ..errors import ContextkitError
 from .policies import RAW, default_policy_names
+from .trajectory import TrajectoryError
+
+EXAMPLES = """\
+examples:
+  contextkit eval ../shared/data/trajectories                    # raw and every preset, on a directory of runs
+  contextkit eval .contextkit/traces.duckdb -p raw -p default    # your own recorded runs (a trace store)
+  contextkit eval runs/ -p default -p my_policy.yaml --json      # your policy file next to the default
+
+A PATH is a trajectory JSON file, a directory of them, or a trace store (.duckdb). A trajectory file is
+{"id": ..., "model": ..., "messages": [OpenAI chat messages, assistant turns included]}; the format in
+full: `contextkit docs trajectory-format`. Policy files: `contextkit docs policies`.
+Exit status: 0 done, 2 a path, policy or trajectory that cannot be used (one line says which and why).
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EXAMPLES
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument(
         "paths",
         nargs="+",
@@ -30,14 +44,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Errors in what the user gave raise ContextkitErrors; `contextkit.cli` prints them in one line, exit 2."""
     from .replay import evaluate
     from .report import format_table
 
-    try:
-        result = evaluate(args.paths, args.policy, progress=not args.json and sys.stderr.isatty(), keep_steps=False)
-    except (ContextkitError, ValueError) as e:
-        print(f"contextkit eval: error: {e}", file=sys.stderr)
-        return 2
+    result = evaluate(args.paths, args.policy, progress=not args.json and sys.stderr.isatty(), keep_steps=False)
+    if not result.trajectories:
+        raise TrajectoryError(f"{', '.join(args.paths)}: no run to replay (no trajectory with a model call)")
     if args.json:
         print(json.dumps(result.to_dict(per_trajectory=args.per_trajectory), indent=1))
     else:

@@ -10,6 +10,9 @@ differently, e.g. reasoning text): a figure from `contextkit eval` must mean the
   0.1x, everything after it is written at 1.25x (Anthropic-style prompt cache);
 - evidence: identifiers with a dot, slash, colon or underscore, camelCase words and numbers of
   4+ digits, 5+ characters long;
+- verbatim retention: an evidence token counts only where it is still sent inside recorded content:
+  in a message sent exactly as recorded, or in a line of an earlier tool result that holds it, sent
+  verbatim (the line stripped; for lines over 160 characters, the 80 characters either side of it);
 - valid: OpenAI's tool-call pairing (contextkit.validity.openai_problem is that rule).
 """
 
@@ -56,6 +59,24 @@ def message_key(m: Mapping) -> str:
 def evidence(text: str) -> set[str]:
     """The evidence tokens of a text (what retention tracks)."""
     return {t for t in _EVIDENCE.findall(text) if len(t) >= EVIDENCE_MIN_CHARS}
+
+
+VERBATIM_LINE_CHARS = 160
+VERBATIM_CONTEXT = 80
+
+
+def evidence_lines(text: str) -> dict[str, set[str]]:
+    """Each evidence token of a tool result -> the verbatim snippets (its lines) that hold it."""
+    out: dict[str, set[str]] = {}
+    for line in text.splitlines():
+        for t in evidence(line):
+            stripped = line.strip()
+            if len(stripped) <= VERBATIM_LINE_CHARS:
+                out.setdefault(t, set()).add(stripped)
+            else:
+                for m in re.finditer(re.escape(t), line):
+                    out.setdefault(t, set()).add(line[max(0, m.start() - VERBATIM_CONTEXT) : m.end() + VERBATIM_CONTEXT])
+    return out
 
 
 def is_valid(messages: Sequence[Mapping]) -> bool:

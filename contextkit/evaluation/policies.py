@@ -1,6 +1,7 @@
 """What the evaluation can replay: `raw` (the agent's own request), contextkit presets, policy
 config files, `Policy` objects and config dicts, or any factory of a `messages -> messages` function
-(to compare your own pruning on the same yardstick).
+(to compare your own pruning on the same yardstick), and litellm's own `litellm.compress` as a peer
+(`litellm-compress`, `litellm-compress20k`).
 
 Each is resolved once, before any replay, so a typo fails fast with the name of what is wrong;
 each trajectory then gets a fresh runner (one `Session` per trajectory, as the judge does).
@@ -20,6 +21,9 @@ from ..policy import Policy
 from ..presets import PRESETS
 
 RAW = "raw"
+# litellm's own prompt compression as a peer, called afresh on every request as its docs show
+# (field-notes §6): at its default 200k trigger, and at 20k as the reference judge also runs it.
+LITELLM_COMPRESS = {"litellm-compress": 200_000, "litellm-compress20k": 20_000}
 
 Prepare = Callable[[list[dict]], list[dict]]
 
@@ -80,9 +84,23 @@ def resolve_runners(policies: Any = None) -> list[Runner]:
     return runners
 
 
+def _litellm_compress(trigger: int) -> Callable[[], Prepare]:
+    def factory() -> Prepare:
+        import litellm
+
+        def prepare(messages: list[dict]) -> list[dict]:
+            return litellm.compress(messages, model="gpt-4o", compression_trigger=trigger)["messages"]
+
+        return prepare
+
+    return factory
+
+
 def _runner(spec: Any, label: str | None) -> Runner:
     if isinstance(spec, str) and spec == RAW:
         return Runner(label or RAW, None)
+    if isinstance(spec, str) and spec in LITELLM_COMPRESS:
+        return Runner(label or spec, None, factory=_litellm_compress(LITELLM_COMPRESS[spec]))
     if isinstance(spec, Policy):
         return Runner(label or spec.name, spec)
     if isinstance(spec, (str, os.PathLike, Mapping)):

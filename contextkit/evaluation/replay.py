@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..errors import InvalidMessagesError
-from .metrics import TextTokens, cache_cost, evidence, is_valid, message_key, message_text
+from .metrics import TextTokens, cache_cost, evidence, evidence_lines, is_valid, message_key, message_text
 from .policies import Runner, resolve_runners
 from .results import EvalResult, StepRow, Totals
 from .trajectories import load_trajectories
@@ -35,19 +35,25 @@ class _Facts:
         self.texts = [message_text(m) for m in msgs]
         self.toks = [tokens(t) + 4 for t in self.texts]
         self._keys: list[str | None] = [None] * len(msgs)
+        self._first: dict[str, int] | None = None  # cache key -> index of its first message
         protected: set[str] = set()
         for k in range(min(2, len(msgs))):
             if msgs[k].get("role") in ("system", "user"):
                 protected |= evidence(self.texts[k])
         # per call: (message index, raw tokens, raw cache cost, needed evidence)
         self.calls: list[tuple[int, int, float, frozenset[str]]] = []
+        # per call: needed token -> the verbatim lines of earlier tool results that held it
+        self.lines: list[dict[str, frozenset[str]]] = []
         tool_evidence: set[str] = set()
+        tool_lines: dict[str, set[str]] = {}
         prev: list[dict] = []
         running = 0
         for i, m in enumerate(msgs):
             role = m.get("role")
             if role == "tool":
                 tool_evidence |= evidence(self.texts[i])
+                for t, held in evidence_lines(self.texts[i]).items():
+                    tool_lines.setdefault(t, set()).update(held)
             if role != "assistant" or i == 0:
                 continue
             prefix = msgs[:i]
@@ -56,6 +62,7 @@ class _Facts:
             read = sum(self.toks[: self.lead_run(prefix, prev)])
             need = frozenset((evidence(self.texts[i]) & tool_evidence) - protected)
             self.calls.append((i, raw, cache_cost(read, raw), need))
+            self.lines.append({t: frozenset(tool_lines.get(t, ())) for t in need})
             prev = prefix
 
     def text(self, m: dict) -> str:
@@ -74,6 +81,17 @@ class _Facts:
             self._keys[k] = message_key(m)
         return self._keys[k]  # type: ignore[return-value]
 
+    def recorded(self, m: dict, i: int) -> bool:
+        """Was `m` sent exactly as one of the agent's own messages before messages[i]?"""
+        k = self.index.get(id(m))
+        if k is not None:
+            return k < i
+        if self._first is None:
+            self._first = {}
+            for j in range(len(self.messages)):
+                self._first.setdefault(self.key(self.messages[j]), j)
+        return self._first.get(message_key(m), i) < i
+
     def lead_run(self, sent: Sequence[dict], prev: Sequence[dict]) -> int:
         """Length of the longest leading run of `sent` identical to `prev` (what the cache reads back)."""
         n = 0
@@ -90,7 +108,7 @@ def replay(traj: Trajectory, runner: Runner, facts: _Facts, totals: Totals, rows
     msgs = traj.messages
     prev: list[dict] = []
     totals.trajectories += 1
-    for step, (i, raw, raw_cost, need) in enumerate(facts.calls, 1):
+    for step, ((i, raw, raw_cost, need), lines) in enumerate(zip(facts.calls, facts.lines), 1):
         t0 = time.perf_counter()
         try:
             sent = prepare(msgs[:i])
@@ -101,10 +119,12 @@ def replay(traj: Trajectory, runner: Runner, facts: _Facts, totals: Totals, rows
         total = sum(sizes)
         read = sum(sizes[: facts.lead_run(sent, prev)])
         prev = sent
-        kept = 0
+        kept = verbatim = 0
         if need:
             present = "\n".join(facts.text(m) for m in sent)
             kept = sum(1 for t in need if t in present)
+            as_recorded = "\n".join(facts.text(m) for m in sent if facts.recorded(m, i))
+            verbatim = sum(1 for t in need if t in as_recorded or any(s in present for s in lines[t]))
         pruned, note = 0, ""
         if session is not None and session.reports:
             rep = session.reports[-1]
@@ -121,6 +141,7 @@ def replay(traj: Trajectory, runner: Runner, facts: _Facts, totals: Totals, rows
             raw_cache_cost=raw_cost,
             needed=len(need),
             kept=kept,
+            kept_verbatim=verbatim,
             valid=is_valid(sent),
             pruned=pruned,
             note=note,

@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-_SUMMED = ("steps", "raw_tokens", "input_tokens", "cache_cost", "raw_cache_cost", "needed", "kept",
+_SUMMED = ("steps", "raw_tokens", "input_tokens", "cache_cost", "raw_cache_cost", "needed", "kept", "kept_verbatim",
            "invalid_requests", "pruned", "fallbacks", "seconds")
 
 
@@ -29,6 +29,7 @@ class StepRow:
     raw_cache_cost: float  # the same for the agent's own request
     needed: int  # evidence tokens the assistant's output drew from earlier tool results
     kept: int  # of those, still present in what was sent
+    kept_verbatim: int  # of those, still sent inside recorded content (the judge's verbatim_retention)
     valid: bool  # OpenAI tool-call pairing holds
     pruned: int  # results the policy pruned at this step
     note: str = ""  # the session's fallback or internal error at this step, if any
@@ -51,6 +52,7 @@ class Totals:
     raw_cache_cost: float = 0.0
     needed: int = 0
     kept: int = 0
+    kept_verbatim: int = 0
     invalid_requests: int = 0
     pruned: int = 0
     fallbacks: int = 0  # steps the session sent unchanged or took its edits back
@@ -71,6 +73,12 @@ class Totals:
         """Share of later-used evidence still present in what was sent."""
         return self.kept / self.needed if self.needed else 1.0
 
+    @property
+    def verbatim_retention(self) -> float:
+        """Share of later-used evidence still sent inside recorded content (a message as recorded, or
+        a verbatim line of the tool result that held it): an identifier list alone does not count."""
+        return self.kept_verbatim / self.needed if self.needed else 1.0
+
     def add_step(self, row: StepRow, seconds: float) -> None:
         self.steps += 1
         self.raw_tokens += row.raw_tokens
@@ -79,6 +87,7 @@ class Totals:
         self.raw_cache_cost += row.raw_cache_cost
         self.needed += row.needed
         self.kept += row.kept
+        self.kept_verbatim += row.kept_verbatim
         self.invalid_requests += not row.valid
         self.pruned += row.pruned
         self.fallbacks += bool(row.note)
@@ -102,11 +111,13 @@ class Totals:
             cache_cost=self.cache_cost,
             cache_cost_vs_raw=self.cache_cost_vs_raw,
             retention=self.retention,
+            verbatim_retention=self.verbatim_retention,
             invalid_requests=self.invalid_requests,
             raw_tokens=self.raw_tokens,
             raw_cache_cost=self.raw_cache_cost,
             needed=self.needed,
             kept=self.kept,
+            kept_verbatim=self.kept_verbatim,
             pruned=self.pruned,
             fallbacks=self.fallbacks,
             seconds=round(self.seconds, 3),

@@ -12,32 +12,61 @@ Runs are read through `contextkit.tracing.store.TraceStore` (read-only, connect-
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .trajectory import Trajectory, TrajectoryError
 
 
 def trajectories_from_store(path: str | Path, run_ids: Iterable[str] | None = None) -> list[Trajectory]:
-    """One Trajectory per run in the store (oldest first), or per run in `run_ids`."""
+    """One Trajectory per run in the store (oldest first), or per run in `run_ids`.
+
+    A path that is not a readable trace store (missing, a directory, unreadable, empty, another
+    kind of file, truncated, no trace tables yet) raises TrajectoryError naming it and why."""
     try:
-        from contextkit.tracing.store import TraceStore
+        from contextkit.tracing import store_file
+        from contextkit.tracing.store import SCHEMA_VERSION, TraceStore
     except ImportError as e:
         raise TrajectoryError(f"{path}: reading a trace store needs contextkit's `tracing` package ({e})") from e
+    why = store_file.problem(path)
+    if why is not None:
+        raise TrajectoryError(f"{path}: {why}")
     store = TraceStore(str(path))
     wanted = set(run_ids) if run_ids is not None else None
     out = []
-    for run in reversed(store.runs()):  # runs() is newest first; replay in the order they happened
-        run_id = run["run_id"]
-        if wanted is not None and run_id not in wanted:
-            continue
-        t = _run_trajectory(store, run, path)
-        if t is not None:
-            out.append(t)
+    with _reading(path, store_file.open_error):
+        version = store.schema_version
+        if version == 0:
+            raise TrajectoryError(f"{path}: an empty trace store (no trace tables: no run has been written to it)")
+        if version > SCHEMA_VERSION:
+            raise TrajectoryError(f"{path}: written with trace store schema {version}; this contextkit reads schema "
+                                  f"{SCHEMA_VERSION} (upgrade contextkit-llm)")
+        for run in reversed(store.runs()):  # runs() is newest first; replay in the order they happened
+            run_id = run["run_id"]
+            if wanted is not None and run_id not in wanted:
+                continue
+            t = _run_trajectory(store, run, path)
+            if t is not None:
+                out.append(t)
     if wanted is not None and len(out) < len(wanted):
         missing = sorted(wanted - {t.id for t in out})
         raise TrajectoryError(f"{path}: no run with steps for id(s) {', '.join(missing)}")
     return out
+
+
+@contextmanager
+def _reading(path: str | Path, open_error) -> Iterator[None]:
+    """DuckDB's errors about the file itself become a TrajectoryError naming it; others are bugs and pass."""
+    try:
+        yield
+    except TrajectoryError:
+        raise
+    except Exception as e:
+        why = open_error(e)
+        if why is None:
+            raise
+        raise TrajectoryError(f"{path}: {why}") from e
 
 
 def _run_trajectory(store, run: dict, path: str | Path) -> Trajectory | None:

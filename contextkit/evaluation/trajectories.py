@@ -20,9 +20,15 @@ from .trajectory import Trajectory, TrajectoryError
 def load_json(path: Path) -> list[Trajectory]:
     """One trajectory per .json file; a file holding a JSON list holds several."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise TrajectoryError(f"{path}: cannot read it as JSON ({e})") from e
+        raw = path.read_bytes()
+    except OSError as e:
+        raise TrajectoryError(f"{path}: cannot read it ({e.strerror or e})") from e
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError as e:
+        raise TrajectoryError(f"{path}: not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start})") from e
+    except ValueError as e:
+        raise TrajectoryError(f"{path}: not valid JSON ({e})") from e
     if isinstance(data, list):
         return [Trajectory.from_dict(d, f"{path}[{k}]") for k, d in enumerate(data)]
     return [Trajectory.from_dict(data, str(path))]

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ContextkitError
+from ..errors import ContextkitError, InvalidMessagesError
+from ..messages import check_messages
 
 
 class TrajectoryError(ContextkitError, ValueError):
@@ -33,6 +34,14 @@ class Trajectory:
         msgs = data.get("messages")
         if not isinstance(msgs, list) or not all(isinstance(m, dict) for m in msgs):
             raise TrajectoryError(f"{where}: 'messages' must be a list of message objects")
+        try:
+            check_messages(msgs)  # the check every request gets, on the whole run at once
+        except InvalidMessagesError as e:
+            raise TrajectoryError(f"{where}: malformed {e}") from e
+        for key, kind in (("model", str), ("task", str), ("meta", dict)):
+            if data.get(key) is not None and not isinstance(data[key], kind):
+                raise TrajectoryError(f"{where}: {key!r} must be {'a string' if kind is str else 'an object'}, "
+                                      f"got {type(data[key]).__name__}")
         tid = data.get("id") or Path(where).stem
         return cls(
             id=str(tid),

@@ -8,6 +8,7 @@ import streamlit as st
 
 from contextkit.viewer import charts, data, ui
 from contextkit.viewer import composition as comp
+from contextkit.viewer.safe import plain
 
 
 def partner(df: pd.DataFrame, run: pd.Series) -> str | None:
@@ -87,7 +88,7 @@ def compare_page() -> None:
         ca, cb = st.columns(2, gap="large")
         for col, run, steps, version, label in ((ca, a, sa, va, la), (cb, b, sb, vb, lb)):
             with col:
-                st.markdown(f"**{label}** · {run['name']}")
+                st.markdown(f"**{plain(label, one_line=True)}** · {plain(run['name'], one_line=True)}")
                 if step not in set(steps["step"].astype(int)):
                     st.caption(f"No step {step} in this run ({len(steps)} steps).")
                     continue

@@ -9,6 +9,7 @@ import streamlit as st
 
 from contextkit.viewer import charts, data, messages, ui
 from contextkit.viewer import composition as comp
+from contextkit.viewer.safe import plain
 
 PAGE_SIZE = 12
 FILTERS = ["All", "Changed", "Pruned", "Tool results"]
@@ -53,8 +54,12 @@ def step_tiles(row: pd.Series, prev: pd.Series | None) -> None:
 
 
 def _line(s: dict, extra: str = "") -> str:
-    tool = f" `{s['tool_name']}`" if s.get("tool_name") else ""
-    return f"#{s['index']} {s['kind'].replace('_', ' ')}{tool} · {ui.tokens(s['tokens'])}{extra}"
+    tool = f" **{plain(s['tool_name'], one_line=True)}**" if s.get("tool_name") else ""
+    return f"#{s['index']} {plain(str(s['kind']).replace('_', ' '), one_line=True)}{tool} · {ui.tokens(s['tokens'])}{extra}"
+
+
+def _why(s: dict) -> str:
+    return f" → {ui.tokens(s['sent_tokens'])}: *{plain(s['reason'], one_line=True)}*"
 
 
 def changes(view: data.StepView, row: pd.Series) -> None:
@@ -67,9 +72,9 @@ def changes(view: data.StepView, row: pd.Series) -> None:
     else:
         groups = [
             ("added", ":blue[:material/add_circle:]", "added", lambda s: ""),
-            ("pruned", ":orange[:material/content_cut:]", "pruned", lambda s: f" → {ui.tokens(s['sent_tokens'])}: *{s['reason']}*"),
+            ("pruned", ":orange[:material/content_cut:]", "pruned", _why),
             ("restored", ":green[:material/undo:]", "restored", lambda s: ""),
-            ("edited", ":violet[:material/edit:]", "edited", lambda s: f" → {ui.tokens(s['sent_tokens'])}: *{s['reason']}*"),
+            ("edited", ":violet[:material/edit:]", "edited", _why),
             ("removed", ":gray[:material/remove_circle:]", "left the request", lambda s: ""),
         ]
         shown = False
@@ -86,11 +91,12 @@ def changes(view: data.StepView, row: pd.Series) -> None:
         if not shown:
             st.caption("Nothing changed but the new turn.")
     if isinstance(row.get("fallback"), str) and row["fallback"]:
-        st.warning(f"Sent unpruned: {row['fallback']}", icon=":material/shield:")
+        st.warning(f"Sent unpruned: {plain(row['fallback'])}", icon=":material/shield:")
     if isinstance(row.get("context_error"), str) and row["context_error"]:
-        st.error(f"contextkit error (request sent unchanged): {row['context_error']}")
+        st.error(f"contextkit error (request sent unchanged): {plain(row['context_error'])}")
     for ev in row["guard_events"] or []:
-        st.warning(f"**{ev.get('kind', 'guard')}** ({ev.get('action', '')}): {ev.get('message', '')}", icon=":material/security:")
+        st.warning(f"**{plain(ev.get('kind', 'guard'), one_line=True)}** ({plain(ev.get('action', ''), one_line=True)}): "
+                   f"{plain(ev.get('message', ''))}", icon=":material/security:")
 
 
 def message_list(view: data.StepView, run_id: str) -> None:
@@ -136,9 +142,10 @@ def context_window(view: data.StepView, steps: pd.DataFrame, row: pd.Series, run
     st.html(charts.legend(parts))
     model = row["model"] if isinstance(row["model"], str) else run["model"]
     if limit:
-        st.progress(min(1.0, sent / limit), text=f"{sent / limit:.1%} of {model or 'the model'}'s {limit:,}-token context window")
+        st.progress(min(1.0, sent / limit),
+                    text=f"{sent / limit:.1%} of {plain(model or 'the model', one_line=True)}'s {limit:,}-token context window")
     else:
-        st.caption(f"Context limit unknown: litellm has no entry for `{model}`.")
+        st.caption(f"Context limit unknown: litellm has no entry for {plain(model, one_line=True)}.")
 
 
 def across_steps(comp_df: pd.DataFrame, steps: pd.DataFrame, step: int, limit: int | None) -> None:
@@ -174,9 +181,9 @@ def replay_page() -> None:
 def show_run(state: data.StoreState, run: pd.Series) -> None:
     version = data.run_version(run, state.signature)
     steps = data.steps(state.path, run["run_id"], version)
-    st.markdown(f"### {run['name']} {ui.status_badge(run['status'])}")
-    st.caption(f"{run['model'] or 'model ?'} · policy **{run['policy'] or '?'}** · started {run['started_at']:%Y-%m-%d %H:%M:%S} UTC"
-               f" · run `{run['run_id']}`")
+    st.markdown(f"### {plain(run['name'], one_line=True)} {ui.status_badge(run['status'])}")
+    st.caption(f"{plain(run['model'] or 'model ?', one_line=True)} · policy **{plain(run['policy'] or '?', one_line=True)}** · "
+               f"started {run['started_at']:%Y-%m-%d %H:%M:%S} UTC · run {plain(run['run_id'], one_line=True)}")
     if run["status"] == "open":
         st.info(f"**Still being written** (or its process died): {len(steps)} steps so far. "
                 + ("New steps appear as they arrive." if ui.live() else "Turn on *Live* (top right) to follow it."),

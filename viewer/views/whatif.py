@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from contextkit.viewer import charts, data, ui
+from contextkit.viewer.safe import plain
 
 FIRST_CHOICES = ("default", "observation-masking", "anthropic-clear-tool-uses", "opencode")
 
@@ -77,7 +78,7 @@ def whatif_page() -> None:
 
         rec = recorded(run, steps) if not steps.empty else None
         if rec:
-            st.markdown(f"**What happened** under `{run['policy'] or '?'}`: {ui.tokens(rec['sent'])} tokens sent of "
+            st.markdown(f"**What happened** under **{plain(run['policy'] or '?', one_line=True)}**: {ui.tokens(rec['sent'])} tokens sent of "
                         f"{ui.tokens(rec['raw'])} the agent asked for (**{rec['saved']:.0%} saved**), cost {ui.usd(run['cost_usd'])}, "
                         f"{int(run['steps'])} steps.")
         key = ("whatif", run["run_id"], version, tuple(chosen), text)
@@ -85,7 +86,7 @@ def whatif_page() -> None:
             try:
                 custom = parse_custom(text)
             except ValueError as e:
-                st.error(f"Custom policy: {e}", icon=":material/error:")
+                st.error(f"Custom policy: {plain(e)}", icon=":material/error:")
                 return
             from contextkit import PolicyConfigError
             from contextkit.evaluation import TrajectoryError
@@ -95,7 +96,7 @@ def whatif_page() -> None:
                     st.session_state["whatif_result"] = (key, replay(state.path, run["run_id"], version, tuple(chosen),
                                                                      json.dumps(custom) if custom else ""))
             except (TrajectoryError, PolicyConfigError) as e:
-                st.error(f"Cannot replay this run: {e}", icon=":material/error:")
+                st.error(f"Cannot replay this run: {plain(e)}", icon=":material/error:")
                 return
         held = st.session_state.get("whatif_result")
         if not held or held[0][:3] != key[:3]:
@@ -123,7 +124,7 @@ def show(res: dict, run: pd.Series, rec: dict | None) -> None:
     best = totals[totals["policy"] != "raw"].sort_values("saved", ascending=False)
     if not best.empty and rec:
         b = best.iloc[0]
-        st.success(f"**{b['policy']}** would have saved **{b['saved']:.0%}** of input tokens with **{b['retention']:.0%}** "
+        st.success(f"**{plain(b['policy'], one_line=True)}** would have saved **{b['saved']:.0%}** of input tokens with **{b['retention']:.0%}** "
                    f"of later-used evidence kept; what happened saved {rec['saved']:.0%}.", icon=":material/insights:")
     left, right = st.columns([5, 2], gap="large")
     with left:
