@@ -100,7 +100,7 @@ def runs_page() -> None:
         table = shown.assign(status=shown["status"].map(lambda s: [STATUS_LABELS.get(s, s)]), saved_pct=shown["saved_pct"] * 100)
         picked = st.dataframe(
             table, key="runs_table", hide_index=True, on_select="rerun", selection_mode="single-row",
-            column_order=list(COLUMNS), column_config=COLUMNS, height=min(560, 38 + 35 * max(len(table), 3)),
+            column_order=[c for c in COLUMNS if c != "unwritten" or df["unwritten"].any()], column_config=COLUMNS, height=min(560, 38 + 35 * max(len(table), 3)),
         )
         rows = picked.selection.rows if picked is not None else []
         if rows:
