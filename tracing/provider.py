@@ -137,6 +137,14 @@ class Tracing:
             provider = TracerProvider(resource=resource, span_limits=limits, shutdown_on_exit=False)
             self._own_provider = True
         self.provider = provider
+        if cfg.mask_secrets:
+            # The secret rules import detect-secrets (and requests) on first use: do it here, on the
+            # thread that configures tracing, not first on the worker. An import on another thread
+            # while the agent's own imports run can see a module half-initialised, and one at
+            # interpreter exit can cost a Ctrl+C'd process its "killed by SIGINT" exit status.
+            from contextkit import secrets
+
+            secrets.rules()
         if cfg.db_path:
             from .duckdb_exporter import DuckDBSpanExporter
 
