@@ -36,7 +36,15 @@ class DuckDBSpanExporter(SpanExporter):
 
     def __init__(self, path: str, *, lock_timeout_s: float = 10.0):
         # Import duckdb here, on the thread that configures tracing, never first on the export thread.
-        import duckdb  # noqa: F401
+        import duckdb
+
+        if int(duckdb.__version__.split(".")[0]) < 2:
+            # duckdb 1.x imports numpy, pandas and pyarrow the first time it converts a bound list
+            # (2.0 no longer does): let that happen now, not on the export thread at interpreter
+            # exit, where imports can fail or cost a Ctrl+C'd process its exit status.
+            con = duckdb.connect(":memory:")
+            con.execute("SELECT ?::INTEGER[]", [[0]]).fetchall()
+            con.close()
 
         self.path = path
         self.lock_timeout_s = lock_timeout_s  # how long one export waits for the file
