@@ -165,7 +165,7 @@ def main() -> None:
         cap = InMemorySpanExporter()
         hooks_b2b, wall = trace_all(trajs, None, cap)
         spans = list(cap.get_finished_spans())
-        export_rate(spans, work)  # warm-up: Arrow's and DuckDB's first-use costs are once per process
+        export_rate(spans, work)  # warm-up: DuckDB's first-use costs are once per process
         rounds = [export_rate(spans, work) for _ in range(args.repeats)]
         best = max(rounds, key=lambda r: r["wall"])
         step_rate = statistics.median(r["wall"] for r in rounds)

@@ -115,10 +115,10 @@ def clone(template: Path, out: Path, runs: int, steps: int) -> dict:
     con.register("plan", pa.table({"src": src, "dst": dst, "shift_us": shift}))
     con.execute("CREATE TEMP TABLE clones AS SELECT * FROM plan")
     for table, cols in TABLES.items():
-        names = [c for c, _, _ in cols]
+        names = [c.name for c in cols]
         if "run_id" not in names:
             continue
-        repl = ["c.dst AS run_id"] + [f"t.{c} + to_microseconds(c.shift_us) AS {c}" for c, kind, _ in cols if kind == "TIMESTAMP"]
+        repl = ["c.dst AS run_id"] + [f"t.{c.name} + to_microseconds(c.shift_us) AS {c.name}" for c in cols if c.sql_type == "TIMESTAMP"]
         con.execute(f"INSERT INTO {table} SELECT t.* REPLACE ({', '.join(repl)}) FROM {table} t JOIN clones c ON t.run_id = c.src")
     con.execute("CHECKPOINT")
     got = con.execute("SELECT count(*), sum(steps), sum(steps) FILTER (WHERE steps = ?) FROM runs", [LONG]).fetchone()

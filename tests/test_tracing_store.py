@@ -10,7 +10,7 @@ import pytest
 
 from contextkit import tracing
 from contextkit import Policy, Session
-from contextkit.tracing.store import TraceStore
+from contextkit.tracing.store import SCHEMA_VERSION, TraceStore
 
 from helpers import conversation
 from tracing_agent import replay
@@ -85,7 +85,7 @@ def test_store_directory_and_file_are_owner_only(store):
     finish(s)
     assert stat.S_IMODE(os.stat(os.path.dirname(store.path)).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(store.path).st_mode) == 0o600
-    assert store.schema_version == 1
+    assert store.schema_version == SCHEMA_VERSION
 
 
 def test_prepare_only_usage_still_records_context_and_messages(store):
@@ -265,3 +265,52 @@ def test_guard_events_and_tools_are_stored_masked_and_as_sent(store, openai_serv
     assert "loop" in dump and key not in dump
     names = [json.loads(r["body"]) for r in store.query("SELECT body FROM blobs WHERE kind = 'tools'")]
     assert sorted(len(b) for b in names) == [1, 2]  # the list as sent at steps 1-2, and at step 3
+
+
+def test_a_segments_rule_code_is_stored_beside_its_reason(store):
+    """Segment.rule (a code from contextkit.rules) reaches segment_states.rule at every step, and the
+    readers return it next to the reason sentence."""
+    from contextkit import rules
+
+    s = Session(Policy(keep_last=1, protect_recent_turns=0))
+    seen = replay(s, conversation(n_tools=4))
+    at_end = {seg.handle: (seg.state, seg.rule) for seg in s.ledger.segments}
+    finish(s)
+    last = seen[-1][0]
+    segs = store.segments(s.id, last)
+    assert {r["handle"]: (r["state"], r["rule"]) for r in segs} == at_end
+    pruned = [r for r in segs if r["state"] == "pruned"]
+    assert pruned and all(r["rule"] in rules.PRUNE_RULES for r in pruned)
+    assert {r["rule"] for r in store.step_messages(s.id, last) if r["state"] == "pruned"} == {r["rule"] for r in pruned}
+    n = store.query("SELECT count(*) AS n FROM segment_states WHERE rule IS NULL")[0]["n"]
+    assert n == 0  # every change row carries its code
+
+
+def test_the_segment_getter_reads_every_field_and_a_missing_newest_one_as_none():
+    """One attrgetter call per segment on the agent's thread; an engine whose Segment lacks the
+    newest fields (rule, before rule codes) gives shorter rows, which read as None."""
+    from dataclasses import dataclass
+    from operator import attrgetter
+    from types import SimpleNamespace
+
+    from contextkit.ledger import Segment
+    from contextkit.tracing import builders
+
+    assert isinstance(builders.seg_getter, attrgetter)
+    seg = Segment(handle="h1", index=0, role="tool", kind="tool_result", tokens=9, chars=30, first_seen=1, last_used=1)
+    seg.rule = "superseded"
+    assert builders.seg_getter(seg)[builders.SEG_FIELDS.index("rule")] == "superseded"
+
+    @dataclass
+    class Older:  # the fields of an engine before rule codes
+        handle: str
+        sent_message: object = None
+
+    get = builders.segment_getter(("sent_message", "handle", "rule"), Older)
+    assert isinstance(get, attrgetter) and get(Older("h2")) == (None, "h2")  # rule left off: read as None
+    assert builders.segment_getter(("handle", "rule"), object)(SimpleNamespace(handle="h3")) == ("h3", None)
+    full = builders.seg_getter(seg)
+    short = full[:builders.SEG_FIELDS.index("rule")]  # what such an engine's getter gives
+    a: dict = {}
+    builders._manifest(a, "p.", [short], step=3)
+    assert a["p.rule"] == [""] and a["p.handle"] == ["h1"] and a["p.age"] == [2]

@@ -93,27 +93,31 @@ def test_whatif_replays_the_run_under_other_policies_offline(monkeypatch, viewer
 def test_a_run_is_followed_while_its_agent_writes_it(monkeypatch, tmp_path):
     """A real agent process writes its trace while the viewer reads the same file: the run shows
     as running with the steps flushed so far, then finished with all of them; the agent is never
-    blocked (it exits cleanly with every span stored)."""
+    blocked (it exits cleanly with every span stored). The agent pauses after step 6 until the
+    viewer has looked, so a loaded machine cannot let it finish first."""
     path = tmp_path / "live.duckdb"
     env = dict(os.environ, CONTEXTKIT_TRACE_DB=str(path), CONTEXTKIT_TRACE_FLUSH_MS="200")
-    agent = subprocess.Popen([sys.executable, str(REPO / "tests" / "tracing_agent.py"), "--steps", "24", "--sleep-ms", "120",
-                              "--name", "live-agent"], env=env, stdout=subprocess.PIPE, text=True)
+    agent = subprocess.Popen([sys.executable, str(REPO / "tests" / "tracing_agent.py"), "--steps", "24", "--sleep-ms", "20",
+                              "--name", "live-agent", "--pause-after", "6"], env=env, stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
     try:
         for line in agent.stdout:
-            if line.startswith("step 6 "):
+            if line.strip() == "paused":
                 break
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if path.exists() and TraceStore(path).schema_version and TraceStore(path).runs():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the paused agent's spans reach the file within a flush interval
+            if path.exists() and TraceStore(path).schema_version and [r["steps"] for r in TraceStore(path).runs()] == [6]:
                 break
             time.sleep(0.1)
         at = open_app(monkeypatch, path)
         first = at.dataframe[0].value.iloc[0]
-        assert first["status"] == ["running"] and 1 <= first["steps"] < 24
+        assert first["status"] == ["running"] and first["steps"] == 6
         at.switch_page("views/replay.py").run()
         assert any("Still being written" in i.value for i in at.info)
-        seen = at.select_slider(key=f"step_{first['run_id']}").value if first["steps"] > 1 else 1
-        out, _ = agent.communicate(timeout=60)
+        seen = at.select_slider(key=f"step_{first['run_id']}").value
+        agent.stdin.write("\n")
+        agent.stdin.flush()
+        out, _ = agent.communicate(timeout=120)
     finally:
         agent.kill() if agent.poll() is None else None
     assert agent.returncode == 0 and "done" in out

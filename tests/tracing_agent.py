@@ -6,7 +6,8 @@ As a script it is the child process of the multi-process and SIGKILL tests:
     python tests/tracing_agent.py --steps 50 --name worker-1 [--sleep-ms 5]
 
 prints `run <id>` first, `step <n> <epoch seconds>` after each recorded step (flushed), and
-`done <run id>` at the end.
+`done <run id>` at the end. `--pause-after N` prints `paused` after step N and waits for a line on
+stdin before going on (a test then looks at the store while the run is certainly still open).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def main() -> None:
     ap.add_argument("--name", default="agent")
     ap.add_argument("--sleep-ms", type=float, default=0.0)
     ap.add_argument("--no-close", action="store_true", help="exit without session.close()")
+    ap.add_argument("--pause-after", type=int, default=0, help="after this step, wait for a line on stdin")
     args = ap.parse_args()
     msgs = conversation(n_tools=args.steps - 1, size=200)
     msgs.append({"role": "assistant", "content": "done"})
@@ -70,6 +72,9 @@ def main() -> None:
 
     def progress(step: int) -> None:
         print(f"step {step} {time.time():.6f}", flush=True)
+        if step == args.pause_after:
+            print("paused", flush=True)
+            sys.stdin.readline()
 
     replay(s, msgs, sleep_s=args.sleep_ms / 1000, on_step=progress)
     if args.no_close:

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 from .config import OTLPSettings, TracingConfig, TracingConfigError
 from .provider import Tracing, configure, current, litellm_instrumented, shutdown
-from .store import StoreBusyError, TraceStore
+from .store import StoreBusyError, StoreSchemaError, TraceStore
 
 __all__ = [
     "session_observer",
@@ -28,6 +28,7 @@ __all__ = [
     "current",
     "TraceStore",
     "StoreBusyError",
+    "StoreSchemaError",
     "TracingConfig",
     "TracingConfigError",
     "OTLPSettings",
@@ -68,6 +69,8 @@ def run_context(session: Any) -> Iterator[None]:
 
 
 def flush(timeout: float = 5.0, *, store_only: bool = False) -> bool:
-    """Build every pending span and write/export them now; False if `timeout` ran out first.
-    `store_only=True` waits for the local store alone (a slow or dead OTLP endpoint does not hold it up)."""
+    """Build every pending span and write/export them now. True only if everything is stored:
+    False if `timeout` ran out, the store is locked or unwritable, or it refused a span since the
+    last flush (counted in its `write_errors`). `store_only=True` waits for the local store alone
+    (a slow or dead OTLP endpoint does not hold it up)."""
     return current().flush(timeout, store_only=store_only)

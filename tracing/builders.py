@@ -13,21 +13,39 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any
+from typing import Any, Callable
 
+from contextkit.ledger import Segment
 from contextkit.records import PrepareReport, StepRecord, ToolRecord
 
 from . import conventions as C
 from .privacy import REDACTED, Masker
 
-# The Segment fields captured on the agent thread (one C-level call per segment).
-SEG_FIELDS = (
-    "handle", "index", "role", "kind", "tool_name", "tool_call_id", "tokens", "sent_tokens",
-    "reasoning_tokens", "first_seen", "last_used", "used_count", "state", "reason", "superseded_by",
-    "pruned_at", "sent_message",
-)
-seg_getter = attrgetter(*SEG_FIELDS)
+# What the agent thread captures of each segment: the replacement message it is sent as (None: as
+# the agent gave it), then the fields conventions.SEGMENT_FIELDS declares. Fields newest last: a
+# Segment that lacks the newest ones yet gives shorter tuples, and those read as None here.
+SEG_FIELDS = ("sent_message",) + tuple(f.name for f in C.SEGMENT_FIELDS if f.captured)
 _I = {name: i for i, name in enumerate(SEG_FIELDS)}
+
+
+def segment_getter(names: tuple[str, ...], segment_class: type) -> Callable[[Any], tuple]:
+    """One C-level call per segment (attrgetter): over every field the engine's Segment has, when the
+    ones it lacks are the last (`rule`, until the engine's rule codes land); else a slower getattr
+    per field (a missing one reads as None)."""
+    have = set(getattr(segment_class, "__dataclass_fields__", ()))
+    present = [n for n in names if n in have]
+    if present and tuple(present) == names[:len(present)]:
+        return attrgetter(*present) if len(present) > 1 else (lambda seg, _g=attrgetter(present[0]): (_g(seg),))
+    return lambda seg: tuple(getattr(seg, n, None) for n in names)
+
+
+seg_getter = segment_getter(SEG_FIELDS, Segment)
+
+
+def _column(cols: list, name: str) -> tuple | list:
+    """The captured values of one field (None for each segment when its Segment lacks the field)."""
+    i = _I[name]
+    return cols[i] if i < len(cols) else [None] * (len(cols[0]) if cols else 0)
 
 
 def guard_event(m: Masker, ev: Any) -> dict:
@@ -115,14 +133,15 @@ def _changes(a: dict, st: RunState, rows: list[tuple], step: int) -> None:
 def _manifest(a: dict, prefix: str, rows: list[tuple], step: int) -> None:
     """Segment rows as parallel arrays ("" / -1 where a value is missing: arrays hold no nulls)."""
     cols = list(zip(*rows))
-    for name in C.SEG_STR_FIELDS:
-        a[prefix + name] = ["" if v is None else str(v) for v in cols[_I[name]]]
-    for name in C.SEG_INT_FIELDS:
-        if name == "age":
-            a[prefix + "age"] = [step - v for v in cols[_I["last_used"]]]
+    for f in C.SEGMENT_FIELDS:
+        if f.name == "age":
+            a[prefix + "age"] = [step - v for v in _column(cols, "last_used")]
+        elif f.name == "edited":
+            a[prefix + "edited"] = [v is not None for v in _column(cols, "sent_message")]
+        elif f.kind == "str":
+            a[prefix + f.name] = ["" if v is None else str(v) for v in _column(cols, f.name)]
         else:
-            a[prefix + name] = [-1 if v is None else int(v) for v in cols[_I[name]]]
-    a[prefix + "edited"] = [v is not None for v in cols[_I["sent_message"]]]
+            a[prefix + f.name] = [-1 if v is None else int(v) for v in _column(cols, f.name)]
 
 
 def _contents(a: dict, st: RunState, rows: list[tuple], ledger: Any) -> None:

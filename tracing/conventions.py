@@ -5,6 +5,8 @@ span carries both kinds, and always `openinference.span.kind` and `gen_ai.operat
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from openinference.semconv.resource import ResourceAttributes
 from openinference.semconv.trace import (
     MessageAttributes,
@@ -142,6 +144,16 @@ CK_RUN_INPUT_TOKENS = "contextkit.run.input_tokens"
 CK_RUN_OUTPUT_TOKENS = "contextkit.run.output_tokens"
 CK_RUN_COST_USD = "contextkit.run.cost_usd"
 CK_RUN_SAVED_USD = "contextkit.run.saved_usd"
+CK_RUN_ERRORS = "contextkit.run.errors"
+CK_INPUT_COST_USD = "contextkit.input_cost_usd"
+CK_OUTPUT_COST_USD = "contextkit.output_cost_usd"
+# provider usage as reported (or estimated): contextkit.usage.<name>
+CK_USAGE = "contextkit.usage."
+CK_USAGE_INPUT = CK_USAGE + "input_tokens"
+CK_USAGE_OUTPUT = CK_USAGE + "output_tokens"
+CK_USAGE_REASONING = CK_USAGE + "reasoning_tokens"
+CK_USAGE_CACHE_READ = CK_USAGE + "cache_read_tokens"
+CK_USAGE_CACHE_WRITE = CK_USAGE + "cache_write_tokens"
 
 # The segment manifest, column by column (parallel arrays, one element per segment, in list order).
 # `contextkit.segments.*`: the whole manifest (only when spans are flattened for OTLP viewers);
@@ -150,15 +162,47 @@ CK_RUN_SAVED_USD = "contextkit.run.saved_usd"
 SEG = "contextkit.segments."
 SEG_CHANGES = "contextkit.segment_changes."
 SEG_COUNT = "contextkit.segments.count"
-# column order of the store's segment_states table after (run_id, step)
-SEG_STORE_FIELDS = (
-    "handle", "index", "role", "kind", "tool_name", "tool_call_id", "tokens", "sent_tokens", "reasoning_tokens",
-    "first_seen", "last_used", "used_count", "state", "reason", "superseded_by", "pruned_at", "edited",
+
+
+@dataclass(frozen=True)
+class SegmentField:
+    """One field of the segment manifest, declared once: the `Segment` attribute it reads (the same
+    name), its span attribute (`contextkit.segments.<name>` / `contextkit.segment_changes.<name>`, a
+    parallel array whose elements are `kind`), and its column in the store's `segment_states`."""
+
+    name: str
+    kind: str  # "str" ("" stands for a missing value), "int" (-1 does), "bool"
+    column: str | None = ""  # "": the name; None: not stored (the views compute it)
+    captured: bool = True  # read off the Segment; False: derived when the span is built
+
+    @property
+    def store_column(self) -> str | None:
+        return self.name if self.column == "" else self.column
+
+
+SEGMENT_FIELDS: tuple[SegmentField, ...] = (
+    SegmentField("handle", "str"),
+    SegmentField("index", "int", column="idx"),  # -1: the segment left the list
+    SegmentField("role", "str"),
+    SegmentField("kind", "str"),
+    SegmentField("tool_name", "str"),
+    SegmentField("tool_call_id", "str"),
+    SegmentField("tokens", "int"),
+    SegmentField("sent_tokens", "int"),
+    SegmentField("reasoning_tokens", "int"),
+    SegmentField("first_seen", "int"),
+    SegmentField("last_used", "int"),
+    SegmentField("age", "int", column=None, captured=False),  # step - last_used
+    SegmentField("used_count", "int"),
+    SegmentField("state", "str"),
+    SegmentField("reason", "str"),  # the sentence a person reads
+    SegmentField("superseded_by", "str"),
+    SegmentField("pruned_at", "int"),
+    SegmentField("edited", "bool", captured=False),  # sent in a changed form (Segment.sent_message set)
+    SegmentField("rule", "str"),  # the machine-readable code beside the reason ("unused", "keep_last", ...)
 )
-SEG_STR_FIELDS = ("handle", "role", "kind", "tool_name", "tool_call_id", "state", "reason", "superseded_by")
-SEG_INT_FIELDS = (
-    "index", "tokens", "sent_tokens", "reasoning_tokens", "first_seen", "last_used", "age", "used_count", "pruned_at",
-)
+SEG_STR_FIELDS = tuple(f.name for f in SEGMENT_FIELDS if f.kind == "str")
+SEG_INT_FIELDS = tuple(f.name for f in SEGMENT_FIELDS if f.kind == "int")
 # Contents, once each: originals of segments first seen at this step, and new edited forms.
 NEW_SEG_HANDLES = "contextkit.new_segments.handle"
 NEW_SEG_MESSAGES = "contextkit.new_segments.message"  # JSON of each original message

@@ -1,88 +1,105 @@
-"""The trace store's tables and views (docs/trace-store.md is the contract; keep them in step).
+"""The trace store's tables and views, declared once (docs/trace-store.md is the contract, and
+tests/test_trace_store_doc.py checks it against what this declares).
 
 Tables are append-only (several processes share a file, one write transaction at a time); views
-rebuild per-step pictures from change rows with interval joins.
+rebuild per-step pictures from change rows with interval joins. The files get here through the
+numbered migrations in migrations.py; this module says what the newest schema is.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+from dataclasses import dataclass
 
-# table -> [(column, duckdb type, arrow type name)]; the exporter builds Arrow tables in this order.
-TABLES: dict[str, list[tuple[str, str, str]]] = {
-    "span_log": [
-        ("trace_id", "VARCHAR", "string"), ("span_id", "VARCHAR", "string"), ("parent_span_id", "VARCHAR", "string"),
-        ("run_id", "VARCHAR", "string"), ("step", "INTEGER", "int32"), ("name", "VARCHAR", "string"),
-        ("span_kind", "VARCHAR", "string"), ("operation", "VARCHAR", "string"),
-        ("start_time", "TIMESTAMP", "ts"), ("end_time", "TIMESTAMP", "ts"), ("duration_ms", "DOUBLE", "float64"),
-        ("status_code", "VARCHAR", "string"), ("status_message", "VARCHAR", "string"),
-        ("service_name", "VARCHAR", "string"), ("attributes", "JSON", "string"), ("events", "JSON", "string"),
-    ],
-    "agent_runs": [
-        ("run_id", "VARCHAR", "string"), ("trace_id", "VARCHAR", "string"), ("span_id", "VARCHAR", "string"),
-        ("name", "VARCHAR", "string"), ("service_name", "VARCHAR", "string"), ("policy", "VARCHAR", "string"),
-        ("model", "VARCHAR", "string"), ("user_id", "VARCHAR", "string"), ("tags", "JSON", "string"),
-        ("metadata", "JSON", "string"), ("started_at", "TIMESTAMP", "ts"), ("ended_at", "TIMESTAMP", "ts"),
-        ("status", "VARCHAR", "string"), ("ended_by", "VARCHAR", "string"), ("steps", "INTEGER", "int32"),
-        ("tool_calls", "INTEGER", "int32"), ("input_tokens", "BIGINT", "int64"), ("output_tokens", "BIGINT", "int64"),
-        ("cost_usd", "DOUBLE", "float64"), ("saved_usd", "DOUBLE", "float64"), ("parent_span_id", "VARCHAR", "string"),
-    ],
-    "contexts": [
-        ("run_id", "VARCHAR", "string"), ("step", "INTEGER", "int32"), ("trace_id", "VARCHAR", "string"),
-        ("span_id", "VARCHAR", "string"), ("started_at", "TIMESTAMP", "ts"), ("ended_at", "TIMESTAMP", "ts"),
-        ("n_messages", "INTEGER", "int32"), ("n_segments", "INTEGER", "int32"),
-        ("tokens_before", "BIGINT", "int64"), ("tokens_after", "BIGINT", "int64"), ("pruned", "INTEGER", "int32"),
-        ("fallback", "VARCHAR", "string"), ("error", "VARCHAR", "string"), ("prepare_ms", "DOUBLE", "float64"),
-        ("policy", "VARCHAR", "string"), ("parent_span_id", "VARCHAR", "string"),
-    ],
-    "llm_calls": [
-        ("run_id", "VARCHAR", "string"), ("step", "INTEGER", "int32"), ("trace_id", "VARCHAR", "string"),
-        ("span_id", "VARCHAR", "string"), ("parent_span_id", "VARCHAR", "string"), ("span_kind", "VARCHAR", "string"),
-        ("started_at", "TIMESTAMP", "ts"), ("ended_at", "TIMESTAMP", "ts"), ("latency_ms", "DOUBLE", "float64"),
-        ("model", "VARCHAR", "string"), ("response_model", "VARCHAR", "string"), ("provider", "VARCHAR", "string"),
-        ("stream", "BOOLEAN", "bool"), ("n_messages", "INTEGER", "int32"),
-        ("tokens_before", "BIGINT", "int64"), ("tokens_after", "BIGINT", "int64"),
-        ("input_tokens", "BIGINT", "int64"), ("output_tokens", "BIGINT", "int64"), ("reasoning_tokens", "BIGINT", "int64"),
-        ("cache_read_tokens", "BIGINT", "int64"), ("cache_write_tokens", "BIGINT", "int64"),
-        ("usage_estimated", "BOOLEAN", "bool"), ("cost_usd", "DOUBLE", "float64"), ("input_cost_usd", "DOUBLE", "float64"),
-        ("output_cost_usd", "DOUBLE", "float64"), ("saved_usd", "DOUBLE", "float64"), ("cost_note", "VARCHAR", "string"),
-        ("finish_reason", "VARCHAR", "string"), ("error", "VARCHAR", "string"), ("output_hash", "VARCHAR", "string"),
-        ("tools_hash", "VARCHAR", "string"), ("invocation_params", "JSON", "string"), ("guard_events", "JSON", "string"),
-    ],
-    "tool_spans": [
-        ("run_id", "VARCHAR", "string"), ("step", "INTEGER", "int32"), ("trace_id", "VARCHAR", "string"),
-        ("span_id", "VARCHAR", "string"), ("parent_span_id", "VARCHAR", "string"), ("name", "VARCHAR", "string"),
-        ("tool_call_id", "VARCHAR", "string"), ("arguments", "VARCHAR", "string"), ("result", "VARCHAR", "string"),
-        ("error", "VARCHAR", "string"), ("started_at", "TIMESTAMP", "ts"), ("ended_at", "TIMESTAMP", "ts"),
-        ("duration_ms", "DOUBLE", "float64"),
-    ],
-    "segment_states": [
-        ("run_id", "VARCHAR", "string"), ("step", "INTEGER", "int32"), ("handle", "VARCHAR", "string"),
-        ("idx", "INTEGER", "int32"), ("role", "VARCHAR", "string"), ("kind", "VARCHAR", "string"),
-        ("tool_name", "VARCHAR", "string"), ("tool_call_id", "VARCHAR", "string"), ("tokens", "INTEGER", "int32"),
-        ("sent_tokens", "INTEGER", "int32"), ("reasoning_tokens", "INTEGER", "int32"), ("first_seen", "INTEGER", "int32"),
-        ("last_used", "INTEGER", "int32"), ("used_count", "INTEGER", "int32"), ("state", "VARCHAR", "string"),
-        ("reason", "VARCHAR", "string"), ("superseded_by", "VARCHAR", "string"), ("pruned_at", "INTEGER", "int32"),
-        ("edited", "BOOLEAN", "bool"),
-    ],
-    "segment_forms": [
-        ("run_id", "VARCHAR", "string"), ("step", "INTEGER", "int32"), ("handle", "VARCHAR", "string"),
-        ("form", "VARCHAR", "string"), ("hash", "VARCHAR", "string"),
-    ],
-    "messages": [("hash", "VARCHAR", "string"), ("role", "VARCHAR", "string"), ("json", "VARCHAR", "string")],
-    "blobs": [("hash", "VARCHAR", "string"), ("kind", "VARCHAR", "string"), ("body", "VARCHAR", "string")],
-    "decisions": [
-        ("run_id", "VARCHAR", "string"), ("step", "INTEGER", "int32"), ("handle", "VARCHAR", "string"),
-        ("action", "VARCHAR", "string"), ("reason", "VARCHAR", "string"),
-    ],
+from . import conventions as C
+
+SCHEMA_VERSION = 3  # the number of migrations (migrations.py checks it)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a store table: its name, its DuckDB type (as information_schema spells it)
+    and whether it holds long text (zstd: DuckDB's automatic choice leaves those uncompressed)."""
+
+    name: str
+    sql_type: str
+    zstd: bool = False
+
+
+TEXT, INT, BIG, REAL, BOOL, TIME, JSON = "VARCHAR", "INTEGER", "BIGINT", "DOUBLE", "BOOLEAN", "TIMESTAMP", "JSON"
+
+
+def _cols(*spec: tuple) -> tuple[Column, ...]:
+    return tuple(Column(*c) for c in spec)
+
+
+_SEGMENT_TYPES = {"str": TEXT, "int": INT, "bool": BOOL}
+_LONG_SEGMENT_TEXT = {"reason"}
+
+TABLES: dict[str, tuple[Column, ...]] = {
+    "span_log": _cols(
+        ("trace_id", TEXT), ("span_id", TEXT), ("parent_span_id", TEXT), ("run_id", TEXT), ("step", INT),
+        ("name", TEXT), ("span_kind", TEXT), ("operation", TEXT), ("start_time", TIME), ("end_time", TIME),
+        ("duration_ms", REAL), ("status_code", TEXT), ("status_message", TEXT), ("service_name", TEXT),
+        ("attributes", JSON, True), ("events", JSON, True),
+    ),
+    "agent_runs": _cols(
+        ("run_id", TEXT), ("trace_id", TEXT), ("span_id", TEXT), ("name", TEXT), ("service_name", TEXT),
+        ("policy", TEXT), ("model", TEXT), ("user_id", TEXT), ("tags", JSON), ("metadata", JSON, True),
+        ("started_at", TIME), ("ended_at", TIME), ("status", TEXT), ("ended_by", TEXT), ("steps", INT),
+        ("tool_calls", INT), ("input_tokens", BIG), ("output_tokens", BIG), ("cost_usd", REAL), ("saved_usd", REAL),
+        ("parent_span_id", TEXT),
+    ),
+    "contexts": _cols(
+        ("run_id", TEXT), ("step", INT), ("trace_id", TEXT), ("span_id", TEXT), ("started_at", TIME),
+        ("ended_at", TIME), ("n_messages", INT), ("n_segments", INT), ("tokens_before", BIG), ("tokens_after", BIG),
+        ("pruned", INT), ("fallback", TEXT), ("error", TEXT), ("prepare_ms", REAL), ("policy", TEXT),
+        ("parent_span_id", TEXT),
+    ),
+    "llm_calls": _cols(
+        ("run_id", TEXT), ("step", INT), ("trace_id", TEXT), ("span_id", TEXT), ("parent_span_id", TEXT),
+        ("span_kind", TEXT), ("started_at", TIME), ("ended_at", TIME), ("latency_ms", REAL), ("model", TEXT),
+        ("response_model", TEXT), ("provider", TEXT), ("stream", BOOL), ("n_messages", INT),
+        ("tokens_before", BIG), ("tokens_after", BIG), ("input_tokens", BIG), ("output_tokens", BIG),
+        ("reasoning_tokens", BIG), ("cache_read_tokens", BIG), ("cache_write_tokens", BIG), ("usage_estimated", BOOL),
+        ("cost_usd", REAL), ("input_cost_usd", REAL), ("output_cost_usd", REAL), ("saved_usd", REAL),
+        ("cost_note", TEXT), ("finish_reason", TEXT), ("error", TEXT), ("output_hash", TEXT), ("tools_hash", TEXT),
+        ("invocation_params", JSON, True), ("guard_events", JSON, True),
+    ),
+    "tool_spans": _cols(
+        ("run_id", TEXT), ("step", INT), ("trace_id", TEXT), ("span_id", TEXT), ("parent_span_id", TEXT),
+        ("name", TEXT), ("tool_call_id", TEXT), ("arguments", TEXT, True), ("result", TEXT, True), ("error", TEXT),
+        ("started_at", TIME), ("ended_at", TIME), ("duration_ms", REAL),
+    ),
+    # one column per stored segment field, in the order conventions.SEGMENT_FIELDS declares them
+    "segment_states": _cols(("run_id", TEXT), ("step", INT)) + tuple(
+        Column(f.store_column, _SEGMENT_TYPES[f.kind], f.name in _LONG_SEGMENT_TEXT)
+        for f in C.SEGMENT_FIELDS if f.store_column
+    ),
+    "segment_forms": _cols(("run_id", TEXT), ("step", INT), ("handle", TEXT), ("form", TEXT), ("hash", TEXT)),
+    "messages": _cols(("hash", TEXT), ("role", TEXT), ("json", TEXT, True)),
+    "blobs": _cols(("hash", TEXT), ("kind", TEXT), ("body", TEXT, True)),
+    "decisions": _cols(("run_id", TEXT), ("step", INT), ("handle", TEXT), ("action", TEXT), ("reason", TEXT, True)),
+    # spans the writer could not store: quarantined one by one (span_id set), or counted (spans > 1)
+    "write_errors": _cols(
+        ("logged_at", TIME), ("pid", INT), ("run_id", TEXT), ("step", INT), ("span_id", TEXT), ("span_name", TEXT),
+        ("spans", INT), ("error", TEXT), ("detail", TEXT, True),
+    ),
 }
 CONTENT_TABLES = ("messages", "blobs")  # content-addressed: inserted only when the hash is new
-# Long texts: DuckDB's automatic choice leaves them uncompressed; zstd makes the store ~6x smaller.
-ZSTD_COLUMNS = {
-    ("span_log", "attributes"), ("span_log", "events"), ("messages", "json"), ("blobs", "body"),
-    ("tool_spans", "arguments"), ("tool_spans", "result"), ("llm_calls", "invocation_params"),
-    ("llm_calls", "guard_events"), ("agent_runs", "metadata"), ("segment_states", "reason"), ("decisions", "reason"),
-}
+
+
+def segment_columns(table: str, step: str) -> str:
+    """The manifest's columns as the readers show them (`index`, `age` computed at `step`)."""
+    out = []
+    for f in C.SEGMENT_FIELDS:
+        if f.name == "age":
+            out.append(f"{step} - {table}.last_used AS age")
+        elif f.store_column != f.name:
+            out.append(f'{table}.{f.store_column} AS "{f.name}"')
+        else:
+            out.append(f"{table}.{f.name}")
+    return ", ".join(out)
+
 
 VIEWS = {
     # contextkit's own spans live whole in their tables; span_log holds everyone else's
@@ -133,7 +150,8 @@ WITH s AS (
   FROM steps GROUP BY run_id),
 p AS (SELECT run_id, any_value(policy) AS policy FROM contexts GROUP BY run_id),
 t AS (SELECT run_id, count(*) AS tool_calls FROM tool_spans GROUP BY run_id),
-a AS (SELECT * FROM agent_runs QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY ended_at DESC) = 1)
+a AS (SELECT * FROM agent_runs QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY ended_at DESC) = 1),
+w AS (SELECT run_id, sum(spans)::BIGINT AS unwritten FROM write_errors WHERE run_id IS NOT NULL GROUP BY run_id)
 SELECT
   coalesce(a.run_id, s.run_id) AS run_id, coalesce(a.trace_id, s.trace_id) AS trace_id, a.name, a.service_name,
   coalesce(a.policy, p.policy) AS policy, a.model, a.user_id, a.tags, a.metadata,
@@ -141,17 +159,17 @@ SELECT
   CASE WHEN a.run_id IS NULL THEN 'open' ELSE a.status END AS status,
   coalesce(s.steps, 0) AS steps, coalesce(t.tool_calls, 0) AS tool_calls,
   s.tokens_before, s.tokens_after, s.tokens_before - s.tokens_after AS tokens_saved,
-  s.input_tokens, s.output_tokens, s.cost_usd, s.saved_usd, coalesce(s.errors, 0) AS errors
+  s.input_tokens, s.output_tokens, s.cost_usd, s.saved_usd, coalesce(s.errors, 0) AS errors,
+  coalesce(w.unwritten, 0) AS unwritten
 FROM a FULL OUTER JOIN s ON s.run_id = a.run_id
 LEFT JOIN p ON p.run_id = coalesce(a.run_id, s.run_id)
 LEFT JOIN t ON t.run_id = coalesce(a.run_id, s.run_id)
+LEFT JOIN w ON w.run_id = coalesce(a.run_id, s.run_id)
 """,
-    "step_segments": """
+    "step_segments": f"""
 WITH st AS (
   SELECT *, lead(step) OVER (PARTITION BY run_id, handle ORDER BY step) AS valid_to FROM segment_states)
-SELECT c.run_id, c.step, st.idx AS "index", st.handle, st.role, st.kind, st.tool_name, st.tool_call_id,
-       st.tokens, st.sent_tokens, st.reasoning_tokens, st.first_seen, st.last_used, c.step - st.last_used AS age,
-       st.used_count, st.state, st.reason, st.superseded_by, st.pruned_at, st.edited
+SELECT c.run_id, c.step, {segment_columns("st", "c.step")}
 FROM contexts c
 JOIN st ON st.run_id = c.run_id AND st.step <= c.step AND (st.valid_to IS NULL OR c.step < st.valid_to)
 WHERE st.idx >= 0
@@ -161,7 +179,7 @@ WITH o AS (SELECT run_id, handle, any_value(hash) AS hash FROM segment_forms WHE
 e AS (SELECT run_id, handle, step, hash,
              lead(step) OVER (PARTITION BY run_id, handle ORDER BY step) AS valid_to
       FROM segment_forms WHERE form = 'edited')
-SELECT s.run_id, s.step, s."index", s.handle, s.role, s.kind, s.state, s.reason, s.edited,
+SELECT s.run_id, s.step, s."index", s.handle, s.role, s.kind, s.state, s.reason, s.rule, s.edited,
        CASE WHEN s.edited THEN e.hash ELSE o.hash END AS sent_hash, o.hash AS original_hash,
        CASE WHEN s.edited THEN me.json ELSE mo.json END AS sent_json, mo.json AS original_json
 FROM step_segments s
@@ -173,15 +191,21 @@ LEFT JOIN messages me ON me.hash = e.hash
 }
 
 
+def create_views(con) -> None:
+    """(Re)create every view from its current definition (views hold no data)."""
+    for name, sql in VIEWS.items():
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
+
+
 def ddl() -> list[str]:
-    """Statements that create the schema (idempotent)."""
+    """Statements that create the newest schema in an empty file, without migrations (tests that
+    fabricate stores use it; writers and readers go through migrations.migrate)."""
     out = ["CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at TIMESTAMP)"]
     for name, cols in TABLES.items():
-        out.append(
-            f"CREATE TABLE IF NOT EXISTS {name} ("
-            + ", ".join(f'"{c}" {t}' + (" USING COMPRESSION zstd" if (name, c) in ZSTD_COLUMNS else "") for c, t, _ in cols)
-            + ")"
-        )
-    for name, sql in VIEWS.items():
-        out.append(f"CREATE OR REPLACE VIEW {name} AS {sql}")
+        out.append(f"CREATE TABLE IF NOT EXISTS {name} (" + ", ".join(column_ddl(c) for c in cols) + ")")
+    out += [f"CREATE OR REPLACE VIEW {name} AS {sql}" for name, sql in VIEWS.items()]
     return out
+
+
+def column_ddl(c: Column) -> str:
+    return f'"{c.name}" {c.sql_type}' + (" USING COMPRESSION zstd" if c.zstd else "")

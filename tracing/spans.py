@@ -10,6 +10,7 @@ with explicit start and end times.
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 import weakref
 from typing import Any
@@ -73,6 +74,7 @@ class RunObserver(Observer):
         self._agent = self._t.tracer.start_span(f"invoke_agent {session.name}", attributes=a, kind=SpanKind.INTERNAL)
         self._agent_ctx = trace.set_span_in_context(self._agent)
         self._trace_id = self._agent.get_span_context().trace_id
+        self.pid = os.getpid()  # a forked child inherits this observer; it must not end the parent's run
         self._t.runs.add(self)
 
     def run_finished(self, session: Any) -> None:
@@ -84,18 +86,20 @@ class RunObserver(Observer):
         task, answer = _task_and_answer(session)
         self._t.submit(self._end_agent, totals, task, answer, end, None)
 
-    def end_at_exit(self) -> None:
-        """The interpreter is exiting with this run still open: end its AGENT span."""
+    def end_at_exit(self, ended_by: str = "interpreter exit", failed: bool = False) -> None:
+        """The process (or its tracing) is ending with this run still open: end its AGENT span,
+        saying why (`failed`: an uncaught exception or a signal, so the run's status is error)."""
         if not self._ended and self._agent is not None:
             self._ended = True
-            self._t.submit(self._end_agent, {}, None, None, time.time_ns(), "interpreter exit")
+            self._t.submit(self._end_agent, {}, None, None, time.time_ns(), ended_by, failed)
 
     def _collected(self) -> None:
         if not self._ended and self._agent is not None:
             self._ended = True
             self._t.submit(self._end_agent, {}, None, None, time.time_ns(), "session garbage-collected without close()")
 
-    def _end_agent(self, totals: dict, task: Any, answer: Any, end: int, ended_by: str | None) -> None:
+    def _end_agent(self, totals: dict, task: Any, answer: Any, end: int, ended_by: str | None,
+                   failed: bool = False) -> None:
         span = self._agent
         m = self._state.masker
         attrs = dict(totals)
@@ -110,6 +114,8 @@ class RunObserver(Observer):
         span.set_attributes(attrs)
         if totals.get("contextkit.run.errors"):
             span.set_status(Status(StatusCode.ERROR, f"{totals['contextkit.run.errors']} failed model call(s)"))
+        elif failed:
+            span.set_status(Status(StatusCode.ERROR, ended_by))
         span.end(end_time=end)
         self._state = RunState(run_id=self.run_id, masker=self._state.masker, base=self._state.base)  # free caches
 

@@ -3,6 +3,10 @@
 Every call opens the file read-only, queries and closes it, retrying while a writer holds it:
 DuckDB allows one writer or many readers per file, and agents write every half second. Keeping a
 connection open would block them (their spans wait in memory until it closes).
+
+A store with an older schema is brought up to date by its first reader in a process (the
+migrations need write access once, like any writer); one from a newer contextkit raises
+StoreSchemaError, naming both versions.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from typing import Any
 from contextkit.errors import ContextkitError
 
 from .config import default_db_path
-from .schema import SCHEMA_VERSION
+from .migrations import StoreSchemaError, migrate, newer_error, version
+from .schema import SCHEMA_VERSION, segment_columns
 
-__all__ = ["TraceStore", "StoreBusyError", "SCHEMA_VERSION"]
+__all__ = ["TraceStore", "StoreBusyError", "StoreSchemaError", "SCHEMA_VERSION"]
 
 
 class StoreBusyError(ContextkitError, RuntimeError):
@@ -40,16 +45,7 @@ class TraceStore:
 
     def query(self, sql: str, params: list | tuple | dict | None = None) -> list[dict]:
         """Rows of any read-only SQL as dicts (`params`: a list for `?`, a dict for `$name`)."""
-        import duckdb
-
-        if not os.path.exists(self.path):
-            raise FileNotFoundError(f"no trace store at {self.path}")
-        try:
-            con = connect(self.path, time.monotonic() + self.timeout, read_only=True)
-        except duckdb.IOException as e:
-            if not is_lock_conflict(e):
-                raise  # not a DuckDB file, unreadable, ...: waiting did not help
-            raise StoreBusyError(f"trace store {self.path} stayed locked for {self.timeout:.0f} s: {e}") from e
+        con = self._open(current=True)
         try:
             cur = con.execute(sql, params or [])
             names = [d[0] for d in cur.description]
@@ -57,15 +53,57 @@ class TraceStore:
         finally:
             con.close()
 
+    def _open(self, *, current: bool) -> Any:
+        import duckdb
+
+        if not os.path.exists(self.path):
+            raise FileNotFoundError(f"no trace store at {self.path}")
+        deadline = time.monotonic() + self.timeout
+        try:
+            con = connect(self.path, deadline, read_only=True)
+            if not current:
+                return con
+            found = version(con)
+            if found == SCHEMA_VERSION or found == 0:  # 0: no schema yet; the query says what is missing
+                return con
+            con.close()
+            if found > SCHEMA_VERSION:
+                raise newer_error(self.path, found)
+            self._upgrade(deadline)
+            return connect(self.path, deadline, read_only=True)
+        except duckdb.IOException as e:
+            if not is_lock_conflict(e):
+                raise  # not a DuckDB file, unreadable, ...: waiting did not help
+            raise StoreBusyError(f"trace store {self.path} stayed locked for {self.timeout:.0f} s: {e}") from e
+
+    def _upgrade(self, deadline: float) -> None:
+        """Apply the migrations this older store lacks (the file is opened read-write once)."""
+        import duckdb
+
+        try:
+            con = connect(self.path, deadline)
+        except duckdb.IOException as e:
+            if is_lock_conflict(e):
+                raise
+            raise StoreSchemaError(f"trace store {self.path} has an older schema and could not be upgraded to "
+                                   f"schema {SCHEMA_VERSION} (it needs write access once): {e}") from e
+        try:
+            migrate(con, self.path)
+        finally:
+            con.close()
+
     @property
     def schema_version(self) -> int:
+        """The file's schema version as it is (0: no schema yet); reading it upgrades nothing."""
+        con = self._open(current=False)
         try:
-            rows = self.query("SELECT max(version) AS v FROM schema_version")
-        except Exception as e:  # noqa: BLE001 - a file with no schema yet
-            if "schema_version" in str(e):
-                return 0
-            raise
-        return int(rows[0]["v"] or 0)
+            return version(con)
+        finally:
+            con.close()
+
+    def unwritten(self) -> int:
+        """Spans writers could not store in this file (quarantined or lost; `write_errors`)."""
+        return int(self.query("SELECT coalesce(sum(spans), 0) AS n FROM write_errors")[0]["n"])
 
     # ------------------------------------------------------------------ runs and steps
 
@@ -90,7 +128,7 @@ class TraceStore:
 
     def step_messages(self, run_id: str, step: int) -> list[dict]:
         """Each message of the step's request: `message` as sent, `original` as the agent gave it,
-        with the segment's handle, role, kind, state, reason and `edited` flag."""
+        with the segment's handle, role, kind, state, reason, rule and `edited` flag."""
         rows = self.query(_MESSAGES_AT.format(segments=_SEGMENTS_AT), {"run": run_id, "step": int(step)})
         out = []
         for r in rows:
@@ -158,9 +196,8 @@ def _loads(v: Any) -> Any:
 
 
 # The manifest at one step, from the change rows (the latest row per segment at or before it).
-_SEGMENTS_AT = """
-SELECT idx AS "index", handle, role, kind, tool_name, tool_call_id, tokens, sent_tokens, reasoning_tokens,
-       first_seen, last_used, $step - last_used AS age, used_count, state, reason, superseded_by, pruned_at, edited
+_SEGMENTS_AT = f"""
+SELECT {segment_columns("segment_states", "$step")}
 FROM segment_states
 WHERE run_id = $run AND step <= $step
 QUALIFY row_number() OVER (PARTITION BY handle ORDER BY step DESC) = 1 AND idx >= 0
@@ -171,7 +208,7 @@ WITH s AS ({segments}),
 o AS (SELECT handle, any_value(hash) AS hash FROM segment_forms WHERE run_id = $run AND form = 'original' GROUP BY handle),
 e AS (SELECT handle, hash FROM segment_forms WHERE run_id = $run AND form = 'edited' AND step <= $step
       QUALIFY row_number() OVER (PARTITION BY handle ORDER BY step DESC) = 1)
-SELECT s."index", s.handle, s.role, s.kind, s.state, s.reason, s.edited, mo.json AS original_json, me.json AS sent_json
+SELECT s."index", s.handle, s.role, s.kind, s.state, s.reason, s.rule, s.edited, mo.json AS original_json, me.json AS sent_json
 FROM s
 LEFT JOIN o ON o.handle = s.handle
 LEFT JOIN e ON e.handle = s.handle

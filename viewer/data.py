@@ -132,14 +132,14 @@ WITH g AS (
 SELECT r.run_id, r.name, coalesce(r.model, g.step_model) AS model, r.policy, r.status, r.started_at,
        coalesce(r.ended_at, g.last_at) AS ended_at, r.steps, r.tool_calls, r.input_tokens, r.output_tokens,
        r.cost_usd, r.tokens_before, r.tokens_after, r.tokens_saved, r.saved_usd, r.errors,
-       coalesce(g.guard_events, 0) AS guard_events, r.user_id, r.tags, r.service_name, g.context
+       coalesce(g.guard_events, 0) AS guard_events, r.user_id, r.tags, r.service_name, g.context, r.unwritten
 FROM runs r LEFT JOIN g USING (run_id)
 ORDER BY r.started_at DESC NULLS LAST, r.run_id
 """
 
 RUN_COLUMNS = ["run_id", "name", "model", "policy", "status", "started_at", "ended_at", "steps", "tool_calls",
                "input_tokens", "output_tokens", "cost_usd", "tokens_before", "tokens_after", "tokens_saved",
-               "saved_usd", "errors", "guard_events", "user_id", "tags", "service_name", "context"]
+               "saved_usd", "errors", "guard_events", "user_id", "tags", "service_name", "context", "unwritten"]
 SPARK_POINTS = 40  # the runs table's context sparkline: at most this many points per run
 
 
@@ -154,9 +154,15 @@ def runs(path: str, sig: tuple) -> pd.DataFrame:
     df["saved_pct"] = (df["tokens_saved"] / df["tokens_before"]).where(df["tokens_before"] > 0)
     df["tags"] = df["tags"].map(_tags)
     df["context"] = df["context"].map(_spark)
-    for c in ("steps", "tool_calls", "errors", "guard_events"):
+    for c in ("steps", "tool_calls", "errors", "guard_events", "unwritten"):
         df[c] = df[c].fillna(0).astype("int64")
     return df
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def unwritten(path: str, sig: tuple) -> int:
+    """Spans writers could not store in this file (the store's `write_errors`)."""
+    return _store(path).unwritten()
 
 
 def _spark(values) -> list[int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from contextkit.viewer import ui
+from contextkit.viewer import data, ui
 
 SORTS = {
     "Newest": "started_at", "Cost": "cost_usd", "Saved by pruning ($)": "saved_usd", "Tokens saved": "tokens_saved",
@@ -30,6 +30,8 @@ COLUMNS = {
     "saved_pct": st.column_config.ProgressColumn("Saved", format="%.0f%%", min_value=0.0, max_value=100.0, width="small"),
     "guard_events": st.column_config.NumberColumn("Guards", help="budget and loop guard events"),
     "errors": st.column_config.NumberColumn("Errors", help="model calls that failed"),
+    "unwritten": st.column_config.NumberColumn("Unwritten", help="spans of this run the store could not write "
+                                               "(the store's write_errors table says why)"),
     "tags": st.column_config.TextColumn("Tags"),
     "run_id": st.column_config.TextColumn("Run id", width="small"),
 }
@@ -74,6 +76,14 @@ def _totals(df: pd.DataFrame) -> None:
     cols[5].metric("Guard events", f"{int(df['guard_events'].sum()):,}", border=True, height=112)
 
 
+def _unwritten(state) -> None:
+    n = data.unwritten(state.path, state.signature)
+    if n:
+        st.warning(f"**{n:,} span{'' if n == 1 else 's'} could not be written** to this store: the runs "
+                   "marked in the Unwritten column miss them. The store's `write_errors` table says why.",
+                   icon=":material/warning:")
+
+
 def _open(run_id: str, page: str) -> None:
     st.session_state[ui.SELECTED] = run_id
     st.switch_page(page)
@@ -84,12 +94,13 @@ def runs_page() -> None:
     with ui.guard("the runs"):
         state = ui.store_or_stop()
         df = ui.runs_or_stop(state)
+        _unwritten(state)
         _totals(df)
         shown = _filtered(df)
         table = shown.assign(status=shown["status"].map(lambda s: [STATUS_LABELS.get(s, s)]), saved_pct=shown["saved_pct"] * 100)
         picked = st.dataframe(
             table, key="runs_table", hide_index=True, on_select="rerun", selection_mode="single-row",
-            column_order=list(COLUMNS), column_config=COLUMNS, height=min(560, 38 + 35 * max(len(table), 3)),
+            column_order=[c for c in COLUMNS if c != "unwritten" or df["unwritten"].any()], column_config=COLUMNS, height=min(560, 38 + 35 * max(len(table), 3)),
         )
         rows = picked.selection.rows if picked is not None else []
         if rows:
