@@ -35,7 +35,7 @@ from collections.abc import Callable
 
 from openai_server import Reply, Request, _completion, _stream_chunks
 
-__all__ = ["MASTER_KEY", "Proxy", "Reply", "Request", "Upstream", "anthropic_message", "start_proxies"]
+__all__ = ["MASTER_KEY", "Proxy", "Reply", "Request", "Upstream", "anthropic_message", "launch", "start_proxies", "wait_healthy"]
 
 MASTER_KEY = "sk-contextkit-test-master"  # litellm 1.106.2 refuses to start without LITELLM_MASTER_KEY
 
@@ -244,20 +244,22 @@ def write_config(folder: Path, up: Upstream, callback: str | None = "contextkit.
     return path
 
 
-def start_proxies(config: Path, n: int, env: dict[str, str] | None = None, timeout: float = 120.0) -> list[Proxy]:
-    """Start `n` proxies with `config` at once and wait until each is healthy (~5-15 s)."""
+def launch(config: Path, env: dict[str, str] | None = None) -> Proxy:
+    """Start one proxy process (not yet healthy: see `wait_healthy`)."""
     exe = shutil.which("litellm", path=os.path.dirname(sys.executable)) or shutil.which("litellm")
     if exe is None:
         raise RuntimeError("the litellm proxy is not installed: pip install -e '.[proxy]'")
     full = {**os.environ, "LITELLM_MASTER_KEY": MASTER_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True",
             "PYTHONUNBUFFERED": "1", **(env or {})}
-    proxies = []
-    for k in range(n):
-        port = _free_port()
-        log = config.parent / f"proxy-{k}-{port}.log"
-        proc = subprocess.Popen([exe, "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
-                                env=full, cwd=config.parent, stdout=log.open("wb"), stderr=subprocess.STDOUT)
-        proxies.append(Proxy(port, proc, log))
+    port = _free_port()
+    log = config.parent / f"proxy-{port}.log"
+    proc = subprocess.Popen([exe, "--config", str(config), "--host", "127.0.0.1", "--port", str(port)],
+                            env=full, cwd=config.parent, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    return Proxy(port, proc, log)
+
+
+def wait_healthy(proxies: list[Proxy], timeout: float = 120.0) -> list[Proxy]:
+    """Wait until each proxy answers /health/liveliness (~5-15 s); stop them all if one does not."""
     deadline = time.time() + timeout
     for p in proxies:
         while True:
@@ -275,6 +277,11 @@ def start_proxies(config: Path, n: int, env: dict[str, str] | None = None, timeo
                 raise RuntimeError(f"proxy on port {p.port} not healthy after {timeout:.0f} s:\n{p.tail()}")
             time.sleep(0.25)
     return proxies
+
+
+def start_proxies(config: Path, n: int, env: dict[str, str] | None = None, timeout: float = 120.0) -> list[Proxy]:
+    """Start `n` proxies with `config` at once and wait until each is healthy."""
+    return wait_healthy([launch(config, env) for _ in range(n)], timeout)
 
 
 def stop_proxies(proxies: list[Proxy], wait: float = 15.0) -> None:

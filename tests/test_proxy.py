@@ -13,6 +13,7 @@ import openai
 import pytest
 
 from anthropic_convo import anthropic_conversation, anthropic_tools, request_at, tools_of
+from helpers import missing_external
 from proxy_upstream import MASTER_KEY, Reply, Upstream, start_proxies, stop_proxies, write_config
 from contextkit import anthropic
 from contextkit.tokens import TokenCounter
@@ -26,7 +27,10 @@ count = TokenCounter("gpt-4o").count
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory):
-    pytest.importorskip("fastapi", reason="the proxy extra: pip install -e '.[proxy]'")
+    try:
+        import fastapi  # noqa: F401  (the proxy extra)
+    except ImportError:
+        missing_external("the litellm proxy", "pip install -e '.[test,proxy]' (.ci/run does)")
     folder = tmp_path_factory.mktemp("proxy")
     up = Upstream().start()
     store = folder / "traces.duckdb"
