@@ -196,3 +196,77 @@ def test_a_chat_stream_passes_the_chunks_themselves(convo):
     assert len(out) == 3 and all(a is b for a, b in zip(out, chunks))
     step = next(iter(gw.sessions._d.values())).steps[-1]
     assert step.response_message["content"] == "The answer." and step.stream
+
+
+class _StreamingRouter(_Router):
+    """Answers the gateway's follow-up calls with the next scripted stream, and keeps what it was asked."""
+
+    def __init__(self, *streams):
+        self.streams, self.asked = list(streams), []
+
+    async def acompletion(self, **kw):
+        self.asked.append(kw)
+        return _items(self.streams.pop(0))
+
+    async def aanthropic_messages(self, **kw):
+        self.asked.append(kw)
+        return _items(self.streams.pop(0))
+
+
+def _sse(reply, n: int = 1) -> list[bytes]:
+    from proxy_upstream import _anthropic_events
+
+    return [f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in _anthropic_events({}, reply, n)]
+
+
+def _events(out: list[bytes]) -> list[dict]:
+    return [json.loads(line[5:]) for line in b"".join(out).decode().splitlines() if line.startswith("data:")]
+
+
+def test_a_restore_in_every_round_ends_when_the_rounds_run_out(trajectories):
+    """max_restores=1: the follow-up asks again; its restore call is left out of what the client
+    gets, the answer ends as a turn of its own, one message with its blocks numbered in order."""
+    from proxy_upstream import Reply
+
+    msgs = next(t for t in trajectories if "django__django-14170" in t["id"])["messages"]
+    system, turns = anthropic_conversation(msgs, turns=8)
+    s, request = request_at(system, turns, 8)
+    ask = Reply("text", "Checking.", calls=[("restore_context", {"handle": "ctx4"}, "toolu_r1")], reasoning="hm")
+    again = Reply("text", "Still checking.", calls=[("restore_context", {"handle": "ctx6"}, "toolu_r2")])
+    gw = _gateway(max_restores=1)
+    gw.router = _StreamingRouter(_sse(again, 2))
+    data = _data(request, anthropic_tools(tools_of(msgs)), model="claude-test", system=s, stream=True, max_tokens=100)
+    _pre(gw, data, "anthropic_messages")
+    events = _events(_stream_through(gw, data, _sse(ask)))
+    assert [e["type"] for e in events].count("message_start") == 1
+    starts = [e for e in events if e["type"] == "content_block_start"]
+    assert [e["index"] for e in starts] == [0, 1, 2]
+    assert [e["content_block"]["type"] for e in starts] == ["thinking", "text", "text"]
+    assert [e["delta"]["stop_reason"] for e in events if e["type"] == "message_delta"] == ["end_turn"]
+    follow = gw.router.asked[0]["messages"]
+    session = next(iter(gw.sessions._d.values()))
+    assert follow[-1]["content"][0] == {"type": "tool_result", "tool_use_id": "toolu_r1", "content": session.original("ctx4")["content"]}
+    assert gw.stats["restored"] == 1 and gw.stats["errors"] == 0
+
+
+def test_a_restore_after_another_tools_call_already_streamed_is_left_out():
+    from litellm.types.utils import ModelResponseStream
+
+    def chunk(**delta):
+        return ModelResponseStream(id="c", choices=[{"index": 0, "delta": delta}])
+
+    msgs = [{"role": "system", "content": "s"}, {"role": "user", "content": "go"}]
+    tools = [{"type": "function", "function": {"name": "bash", "parameters": {"type": "object"}}}]
+    gw = _gateway()
+    data = _data(msgs, tools, stream=True)
+    _pre(gw, data)
+    chunks = [chunk(role="assistant", content="Running."),
+              chunk(tool_calls=[{"index": 0, "id": "c1", "type": "function", "function": {"name": "bash", "arguments": "{}"}}]),
+              chunk(tool_calls=[{"index": 1, "id": "c2", "type": "function", "function": {"name": "restore_context", "arguments": ""}}]),
+              chunk(tool_calls=[{"index": 1, "function": {"arguments": '{"handle": "ctx1"}'}}]),
+              chunk(tool_calls=[{"index": 2, "id": "c3", "type": "function", "function": {"name": "bash", "arguments": "{}"}}]),
+              ModelResponseStream(id="c", choices=[{"index": 0, "delta": {}, "finish_reason": "tool_calls"}])]
+    out = _stream_through(gw, data, chunks)
+    calls = [(tc.index, tc.function.name) for c in out for tc in c.choices[0].delta.tool_calls or ()]
+    assert calls == [(0, "bash"), (1, "bash")]  # the client's calls, renumbered; no restore_context
+    assert out[-1].choices[0].finish_reason == "tool_calls" and gw.stats["restored"] == 0
