@@ -315,7 +315,7 @@ def prepare_request(session: Any, messages: list[dict], system: Any = None) -> P
     try:
         sent = from_engine(messages, view, out)
         p = problem(sent, messages) if sent is not messages else None
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - fail-open is the contract
         log.warning("contextkit.anthropic: edits not carried back (%s: %s); request sent unchanged", type(e).__name__, e)
         return Prepared(messages, view, f"internal error: {type(e).__name__}: {e}")
     if p is not None:

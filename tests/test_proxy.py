@@ -16,6 +16,8 @@ from anthropic_convo import anthropic_conversation, anthropic_tools, request_at,
 from helpers import missing_external
 from proxy_upstream import MASTER_KEY, Reply, Upstream, start_proxies, stop_proxies, write_config
 from contextkit import anthropic
+from contextkit.proxy import conversation_key
+from contextkit.proxy.keys import chat_start
 from contextkit.tokens import TokenCounter
 from contextkit.validity import openai_problem
 
@@ -117,31 +119,6 @@ def test_either_replica_and_a_cold_one_send_the_same_bytes(replay):
     assert replay.cold.raw == replay.sent[-1][1].raw  # a fresh session replaying the whole history
 
 
-def test_the_store_holds_each_conversation_as_a_run_with_its_steps(gateway, replay):
-    from contextkit.tracing import TraceStore
-
-    def look():
-        store = TraceStore(gateway.store)
-        return {r["run_id"]: r for r in store.query("SELECT run_id, steps, tokens_before, tokens_after, policy FROM runs")}, store
-
-    deadline = time.time() + 20
-    while True:
-        runs, store = look()
-        big = [r for r in runs.values() if r["steps"] == replay.turns]
-        if big and "cold-replica" in runs or time.time() > deadline:
-            break
-        time.sleep(0.5)
-    assert big, f"no run with {replay.turns} steps: {[(k, r['steps']) for k, r in runs.items()]}"
-    run = big[0]
-    assert run["run_id"].startswith("conv-") and run["policy"] == "default"
-    assert run["tokens_after"] < run["tokens_before"]
-    steps = store.steps(run["run_id"])
-    assert sorted({s["step"] for s in steps}) == list(range(1, replay.turns + 1))  # the conversation's turns, both replicas
-    assert all(s["model"] == "openai/gpt-4o" for s in steps if s["model"])
-    assert sum(1 for s in steps if s["pruned"]) > 0
-    assert runs["cold-replica"]["steps"] == 1
-
-
 # ---------------------------------------------------------------------------- Anthropic Messages, 12 turns
 
 
@@ -150,7 +127,10 @@ def _messages(proxy, body: dict, **headers) -> httpx.Response:
     return httpx.post(proxy.base_url + "/v1/messages", json=body, headers=h, timeout=60)
 
 
-def test_a_12_turn_anthropic_run_through_v1_messages_has_its_old_results_pruned(gateway, trajectories):
+@pytest.fixture(scope="module")
+def anthropic_run(gateway, trajectories):
+    """A 12-turn Anthropic-format run through /v1/messages, alternating replicas, thinking on, Claude
+    Code's moving cache breakpoint, named by its conversation header."""
     msgs = _trajectory(trajectories, "sphinx-doc__sphinx-7757")
     system, convo = anthropic_conversation(msgs, turns=12)
     tools = anthropic_tools(tools_of(msgs))
@@ -163,6 +143,11 @@ def test_a_12_turn_anthropic_run_through_v1_messages_has_its_old_results_pruned(
         assert r.status_code == 200, r.text
         got = up.requests[-1]
         assert got.path.endswith("/v1/messages")
+    return type("Run", (), {"got": got, "request": request, "system": sys_blocks, "tools": tools})
+
+
+def test_a_12_turn_anthropic_run_through_v1_messages_has_its_old_results_pruned(anthropic_run):
+    got, request, sys_blocks, tools = anthropic_run.got, anthropic_run.request, anthropic_run.system, anthropic_run.tools
     sent = got.body["messages"]
     assert [t["name"] for t in got.body["tools"]] == [t["name"] for t in tools] + ["restore_context"]
     assert got.body["system"] == sys_blocks  # cache breakpoints where the client put them
@@ -258,6 +243,18 @@ def test_the_proxy_answers_restore_context_itself_on_the_chat_route(gateway, tra
     handle, content = _restored(up, n)
     assert content == _original_of(handle, up.requests[n].body["messages"], request)
     assert up.requests[n + 1].body["messages"][: len(request)] == up.requests[n].body["messages"]  # same prefix: cached
+    _assert_traced_restore(gateway, conversation_key("chat", chat_start(msgs), tools), step=10, result=content)
+
+
+def _assert_traced_restore(gateway, run_id: str, step: int, result: str) -> None:
+    """The restore is in the store, as a tool call of the run's step."""
+    from contextkit.tracing import TraceStore
+
+    store = TraceStore(gateway.store)
+    deadline = time.time() + 30
+    while not (calls := [c for c in store.tool_calls(run_id) if c["name"] == "restore_context"]) and time.time() < deadline:
+        time.sleep(0.5)
+    assert [(c["step"], c["result"]) for c in calls] == [(step, result)]
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
@@ -297,6 +294,7 @@ def test_the_proxy_answers_restore_context_itself_on_the_messages_route(gateway,
     follow = up.requests[n + 1].body["messages"]
     assert follow[-2]["content"][0]["type"] == "thinking"  # the model's thinking goes back with its call
     assert anthropic.problem(follow) is None
+    _assert_traced_restore(gateway, conversation_key("messages", [s, request[0]], atools), step=11, result=content)
 
 
 def test_a_stream_without_restore_passes_through_as_the_upstream_sent_it(gateway, trajectories):
@@ -311,5 +309,34 @@ def test_a_stream_without_restore_passes_through_as_the_upstream_sent_it(gateway
     r = _messages(gateway.proxies[0], body)
     got = [json.loads(line[5:]) for line in r.text.splitlines() if line.startswith("data:")]
     want = _anthropic_events(gateway.up.requests[-1].body, reply, 0)
-    no_envelope = lambda e: {k: v for k, v in e.items() if k != "message"}
+    no_envelope = lambda e: {k: v for k, v in e.items() if k != "message"}  # noqa: E731 (the proxy restamps message_start)
     assert [no_envelope(e) for e in got] == [no_envelope(e) for e in want]
+
+
+# ---------------------------------------------------------------------------- the trace store
+
+
+def test_the_store_holds_each_conversation_as_a_run_with_its_steps(gateway, replay, anthropic_run):
+    from contextkit.tracing import TraceStore
+
+    store = TraceStore(gateway.store)
+    deadline = time.time() + 30
+    while True:
+        runs = {r["run_id"]: r for r in store.query("SELECT run_id, steps, tokens_before, tokens_after, policy FROM runs")}
+        chat = [r for r in runs.values() if r["run_id"].startswith("conv-") and r["steps"] == replay.turns]
+        if (chat and runs.get("anthropic-12", {}).get("steps") == 12 and "cold-replica" in runs) or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    assert chat, f"no run with {replay.turns} steps: {[(k, r['steps']) for k, r in runs.items()]}"
+    run = chat[0]
+    assert run["policy"] == "default" and run["tokens_after"] < run["tokens_before"]
+    steps = store.steps(run["run_id"])
+    assert sorted({s["step"] for s in steps}) == list(range(1, replay.turns + 1))  # the conversation's turns, both replicas
+    assert {s["model"] for s in steps if s["model"]} == {"openai/gpt-4o"}  # priced as the deployment's model
+    assert sum(1 for s in steps if s["pruned"]) >= replay.turns // 2
+    assert runs["cold-replica"]["steps"] == 1
+    assert runs["anthropic-12"]["steps"] == 12 and runs["anthropic-12"]["tokens_after"] < runs["anthropic-12"]["tokens_before"]
+    a_steps = store.steps("anthropic-12")
+    assert {s["model"] for s in a_steps if s["model"]} == {"anthropic/claude-sonnet-4-5"}
+    assert all(s["input_tokens"] for s in a_steps)  # the provider's usage, read from Anthropic's shape
+

@@ -23,9 +23,9 @@ import socket
 import sys
 import time
 from collections import Counter, deque
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field, replace
 from typing import Any
-from collections.abc import AsyncGenerator
 
 from litellm.integrations.custom_logger import CustomLogger
 
@@ -94,7 +94,7 @@ class Gateway(CustomLogger):
             self.stats["invalid"] += 1
             log.warning("contextkit: request sent unchanged: %s", e)
             return data
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - fail-open
             if self.settings.fail_closed:
                 raise
             self.note_error(f"prepare: {type(e).__name__}: {e}")
@@ -203,7 +203,7 @@ class Gateway(CustomLogger):
         except _UpstreamError as e:
             self.finish(call, error=f"{type(e.cause).__name__}: {e.cause}")
             raise e.cause from None
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - fail-open: the model's answer as it came
             self.note_error(f"restore: {type(e).__name__}: {e}")
             final = response
         self.finish(call, response=final)
@@ -221,7 +221,7 @@ class Gateway(CustomLogger):
             earlier.append(response)
             try:
                 response = await shape.call(self.upstream_router(), call.data, messages, call.tools, False)
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - the provider's error is the client's to see
                 raise _UpstreamError(e) from e
         return shape.merged(earlier, response) if earlier else response
 
@@ -278,10 +278,14 @@ class Gateway(CustomLogger):
         call.done = True
         try:
             self._record(call, response, outcome, error)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - bookkeeping never fails a request
             self.note_error(f"record: {type(e).__name__}: {e}")
         finally:
-            self.sessions.checkin(call.key, call.session)
+            report = call.session.last_report
+            if report is not None and report.error:  # the engine failed open and started afresh: a replay decides next
+                call.session.close()
+            else:
+                self.sessions.checkin(call.key, call.session)
 
     def _record(self, call: _Call, response: Any, outcome: Any, error: str | None) -> None:
         s = call.session

@@ -29,6 +29,25 @@ def unmarked(obj: Any) -> Any:
     return obj
 
 
+def unmarked_messages(messages: list[Any]) -> list[Any]:
+    """OpenAI-shaped messages without cache_control (on a message or on a content part, where
+    clients put it): the same list when there is none, else only the marked messages copied."""
+    out = None
+    for i, m in enumerate(messages):
+        if not isinstance(m, Mapping):
+            continue
+        c = m.get("content")
+        parts = isinstance(c, list) and any(isinstance(p, Mapping) and MARK in p for p in c)
+        if MARK in m or parts:
+            if out is None:
+                out = list(messages)
+            new = {k: v for k, v in m.items() if k != MARK}
+            if parts:
+                new["content"] = [unmarked(p) if isinstance(p, Mapping) else p for p in c]
+            out[i] = new
+    return messages if out is None else out
+
+
 def conversation_key(route: str, start: list[Any], tools: Any) -> str:
     """A stable run id for a conversation: `route` ("chat" or "messages"), the messages up to and
     including its first user message (the Anthropic system field first), and its tools."""

@@ -56,5 +56,5 @@ class LiveSessions:
 def _close(session: Any) -> None:
     try:
         session.close()
-    except Exception:
+    except Exception:  # noqa: BLE001 - closing ends a trace span; never worth an error
         pass

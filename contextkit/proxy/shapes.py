@@ -14,7 +14,7 @@ from typing import Any
 from .. import anthropic
 from ..messages import content_text
 from ..restore import RESTORE_TOOL_NAME, requested_handle, restore_tool
-from .keys import MARK, chat_start, conversation_key, unmarked
+from .keys import MARK, chat_start, conversation_key, unmarked_messages
 
 # Keys of the proxy's request dict that are the proxy's own, never a model parameter.
 _INTERNAL = frozenset({"messages", "model", "tools", "stream", "system", "litellm_call_id", "litellm_logging_obj",
@@ -86,7 +86,7 @@ class Chat:
         return conversation_key(self.route, chat_start(data["messages"]), data.get("tools"))
 
     def view(self, data: Mapping) -> Any:
-        return unmarked(data["messages"])
+        return unmarked_messages(data["messages"])
 
     def back(self, data: Mapping, view: Any, out: list[dict]) -> tuple[list[dict], str | None]:
         messages = data["messages"]

@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Any
 from collections.abc import AsyncIterator
+from typing import Any
 
 from ..restore import RESTORE_TOOL_NAME, requested_handle
 from .shapes import Outcome, RestoreCall, add_anthropic_usage, add_blocks, chat_followup, messages_followup
@@ -63,7 +63,7 @@ class ChatRelay(_Relay):
                 else:
                     try:
                         out = r.feed(chunk)
-                    except Exception as e:
+                    except Exception as e:  # noqa: BLE001 - fail-open: what was held, then this chunk
                         self._failed(e)
                         out, r.held = [*r.held, chunk], []
                 self._content(out)
@@ -101,7 +101,7 @@ class ChatRelay(_Relay):
                         _merge_call(self.outcome.tool_calls, tc)
                     if choice.finish_reason:
                         self.outcome.finish_reason = choice.finish_reason
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - bookkeeping never breaks the stream
             self.gateway.note_error(f"stream record: {type(e).__name__}: {e}")
 
 
@@ -285,7 +285,7 @@ class MessagesRelay(_Relay):
                 sent.append(r.feed(raw, kind, data))
                 pending.pop(0)
             return b"".join(sent)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - fail-open
             self._failed(e)
             return b"".join(sent) + b"".join(r.held_raw()) + b"".join(raw for raw, _, _ in pending) + events.rest()
 
