@@ -42,7 +42,7 @@ def unmarked_messages(messages: list[Any]) -> list[Any]:
             if out is None:
                 out = list(messages)
             new = {k: v for k, v in m.items() if k != MARK}
-            if parts:
+            if parts and isinstance(c, list):
                 new["content"] = [unmarked(p) if isinstance(p, Mapping) else p for p in c]
             out[i] = new
     return messages if out is None else out
