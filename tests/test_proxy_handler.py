@@ -270,3 +270,30 @@ def test_a_restore_after_another_tools_call_already_streamed_is_left_out():
     calls = [(tc.index, tc.function.name) for c in out for tc in c.choices[0].delta.tool_calls or ()]
     assert calls == [(0, "bash"), (1, "bash")]  # the client's calls, renumbered; no restore_context
     assert out[-1].choices[0].finish_reason == "tool_calls" and gw.stats["restored"] == 0
+
+
+def test_chat_cache_markers_stay_where_the_client_put_them_and_change_no_decision(convo):
+    """An OpenAI-shaped client marking its last message (content parts with cache_control, as
+    clients of Anthropic models through the chat route do): the same decisions as unmarked, the
+    marker on the message the client marked, pruned or not."""
+    msgs, tools, ends = convo
+
+    def marked(k: int) -> list[dict]:
+        out = copy.deepcopy(msgs[: ends[k]])
+        last = out[-1]
+        last["content"] = [{"type": "text", "text": last["content"], "cache_control": {"type": "ephemeral"}}]
+        return out
+
+    with_marks, without = _gateway(), _gateway()
+    for k in range(14):
+        a, b = _data(marked(k), tools), _data(msgs[: ends[k]], tools)
+        out_a, out_b = _pre(with_marks, a)["messages"], _pre(without, b)["messages"]
+        _done(with_marks, a), _done(without, b)
+    assert [m.get("content") for m in out_a[:-1]] == [m.get("content") for m in out_b[:-1]]
+    assert out_a[-1] is a["messages"][-1]  # the newest result: as the client sent it, marker and all
+    old = _data(marked(13), tools)
+    j = next(i for i, m in enumerate(out_b) if m["role"] == "tool" and m["content"] != msgs[i]["content"])
+    old["messages"][j]["content"] = [{"type": "text", "text": msgs[j]["content"], "cache_control": {"type": "ephemeral"}}]
+    cold = _pre(_gateway(), old)["messages"]  # a marker on a result that gets pruned
+    assert cold[j]["content"][0]["cache_control"] == {"type": "ephemeral"}
+    assert cold[j]["content"][0]["text"] == out_b[j]["content"] and cold[j]["tool_call_id"] == msgs[j]["tool_call_id"]
