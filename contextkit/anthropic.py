@@ -148,14 +148,27 @@ def _unmarked(block: Mapping) -> Any:
 # ---------------------------------------------------------------------------- back out
 
 
-def from_engine(messages: list[dict], view: EngineView, out: list[dict]) -> list[dict]:
+def edited_indices(session: Any) -> set[int] | None:
+    """Where the engine may have sent a message in a form of its own (its ledger's edited
+    segments), so only those are compared; None when the session does not say (compare all)."""
+    modified = getattr(getattr(session, "ledger", None), "modified", None)
+    if not isinstance(modified, Mapping):
+        return None
+    return {seg.index for seg in modified.values() if seg.index >= 0 and seg.sent_message is not None}
+
+
+def from_engine(messages: list[dict], view: EngineView, out: list[dict], candidates: set[int] | None = None) -> list[dict]:
     """The Anthropic messages to send: `messages` with the engine's edits of `out` (the engine's
-    output for `view.messages`) carried back. Unedited messages are the caller's own objects."""
+    output for `view.messages`) carried back. Unedited messages are the caller's own objects
+    (the engine may hand back equal copies of them). `candidates`: the view indices that may be
+    edited (`edited_indices`); None compares every message."""
     if len(out) != len(view.messages):
         raise ValueError(f"the engine returned {len(out)} messages for a view of {len(view.messages)}")
     results: dict[int, dict[int, Any]] = {}
     assistants: dict[int, dict] = {}
-    for v, o, (i, k) in zip(view.messages, out, view.origin):
+    where = range(len(out)) if candidates is None else sorted(j for j in candidates if j < len(out))
+    for j in where:
+        v, o, (i, k) = view.messages[j], out[j], view.origin[j]
         if o is v or o == v:
             continue
         if v["role"] == "tool" and k is not None:
@@ -313,7 +326,7 @@ def prepare_request(session: Any, messages: list[dict], system: Any = None) -> P
     view = to_engine(messages, system)
     out = session.prepare(view.messages)
     try:
-        sent = from_engine(messages, view, out)
+        sent = from_engine(messages, view, out, edited_indices(session))
         p = problem(sent, messages) if sent is not messages else None
     except Exception as e:  # noqa: BLE001 - fail-open is the contract
         log.warning("contextkit.anthropic: edits not carried back (%s: %s); request sent unchanged", type(e).__name__, e)

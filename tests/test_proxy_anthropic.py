@@ -159,3 +159,16 @@ def test_malformed_requests_are_named(messages, words):
     with pytest.raises(InvalidMessagesError) as e:
         anthropic.prepare(Session(tracing=False), messages)
     assert words in str(e.value)
+
+
+def test_what_the_engine_did_not_edit_is_the_callers_own_object_on_every_call(convo):
+    """A client parses a new copy of its history for every request: whatever the engine kept from
+    earlier calls, each message it did not edit goes back as this request's own object."""
+    system, msgs = convo
+    session = Session(tracing=False)
+    for k in range(1, 13):
+        sys_blocks, request = request_at(system, msgs, k)  # fresh objects every time
+        sent = anthropic.prepare(session, request, system=sys_blocks)
+        kept = [i for i, (a, b) in enumerate(zip(sent, request)) if a == b]
+        assert all(sent[i] is request[i] for i in kept), f"turn {k}"
+    assert len(kept) < len(request)  # and some were edited

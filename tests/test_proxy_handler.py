@@ -297,3 +297,15 @@ def test_chat_cache_markers_stay_where_the_client_put_them_and_change_no_decisio
     cold = _pre(_gateway(), old)["messages"]  # a marker on a result that gets pruned
     assert cold[j]["content"][0]["cache_control"] == {"type": "ephemeral"}
     assert cold[j]["content"][0]["text"] == out_b[j]["content"] and cold[j]["tool_call_id"] == msgs[j]["tool_call_id"]
+
+
+def test_unedited_chat_messages_are_this_requests_own_objects(convo):
+    msgs, tools, ends = convo
+    gw = _gateway()
+    for k in range(12):
+        data = _data(copy.deepcopy(msgs[: ends[k]]), tools)
+        request = data["messages"]
+        sent = _pre(gw, data)["messages"]
+        _done(gw, data)
+        assert all(a is b for a, b in zip(sent, request) if a == b), f"turn {k}"
+    assert any(a != b for a, b in zip(sent, request))

@@ -29,6 +29,7 @@ from typing import Any
 
 from litellm.integrations.custom_logger import CustomLogger
 
+from ..anthropic import edited_indices
 from ..config import resolve_policy
 from ..errors import InvalidMessagesError, UnknownHandleError
 from ..presets import PRESETS
@@ -123,8 +124,8 @@ class Gateway(CustomLogger):
         if live is not None and (live.model != (model or None) or live.policy is not policy or _seen_turn(live, turn)):
             live.close()  # another model or policy, or a retry of a turn it answered: a fresh replay decides
             live = None
-        session, out = await asyncio.to_thread(self._run, live, key, model, policy, turn, messages, shape, data, user)
-        sent, fallback = shape.back(data, view, out)
+        session, out, edited = await asyncio.to_thread(self._run, live, key, model, policy, turn, messages, shape, data, user)
+        sent, fallback = shape.back(data, view, out, edited)
         if fallback:
             self.note_error(fallback)
         self.stats["requests"] += 1
@@ -134,7 +135,7 @@ class Gateway(CustomLogger):
         return _Call(call_id, key, shape, session, data, sent, tools, model, bool(data.get("stream")))
 
     def _run(self, live: Session | None, key: str, model: str, policy: Any, turn: int, messages: list,
-             shape: Any, data: dict, user: Any) -> tuple[Session, list]:
+             shape: Any, data: dict, user: Any) -> tuple[Session, list, set[int] | None]:
         """On a worker thread: the live session if it can take this request, else a fresh one.
         A live session whose last list this request does not extend (an edited history, a retry of
         an earlier turn) could decide differently from a replica seeing it for the first time: the
@@ -153,7 +154,7 @@ class Gateway(CustomLogger):
                 live.close()
                 session = None
                 continue
-            return session, out
+            return session, out, edited_indices(session)
         raise AssertionError("unreachable")
 
     def _new_session(self, key: str, model: str, policy: Any, shape: Any, data: dict, user: Any) -> Session:

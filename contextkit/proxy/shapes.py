@@ -88,11 +88,16 @@ class Chat:
     def view(self, data: Mapping) -> Any:
         return unmarked_messages(data["messages"])
 
-    def back(self, data: Mapping, view: Any, out: list[dict]) -> tuple[list[dict], str | None]:
+    def back(self, data: Mapping, view: Any, out: list[dict], candidates: set[int] | None) -> tuple[list[dict], str | None]:
+        """The caller's list with the engine's edits in place (only there: the engine may hand back
+        equal copies of the rest), each edit with the caller's cache markers back on."""
         messages = data["messages"]
-        if view is messages:
-            return out, None
-        return [messages[i] if o is v else _remarked(messages[i], v, o) for i, (v, o) in enumerate(zip(view, out))], None
+        sent = list(messages)
+        for i in range(len(out)) if candidates is None else sorted(j for j in candidates if j < len(out)):
+            v, o = view[i], out[i]
+            if o is not v and o != v:
+                sent[i] = dict(o) if view is messages else _remarked(messages[i], v, o)
+        return sent, None
 
     def tools(self, tools: Any) -> list | None:
         """The client's tools plus restore_context; None when there are none (nothing to prune) or
@@ -189,9 +194,9 @@ class Messages:
     def view(self, data: Mapping) -> Any:
         return anthropic.to_engine(data["messages"], data.get("system"))
 
-    def back(self, data: Mapping, view: Any, out: list[dict]) -> tuple[list[dict], str | None]:
+    def back(self, data: Mapping, view: Any, out: list[dict], candidates: set[int] | None) -> tuple[list[dict], str | None]:
         messages = data["messages"]
-        sent = anthropic.from_engine(messages, view, out)
+        sent = anthropic.from_engine(messages, view, out, candidates)
         p = anthropic.problem(sent, messages) if sent is not messages else None
         if p is not None:
             return messages, f"the request would break Anthropic's rules ({p}); sent unchanged"
