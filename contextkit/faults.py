@@ -293,9 +293,9 @@ def truncation(text: str, call: "Call | None" = None) -> str | None:
     if body[:1] in "{[" and len(body) > 1:
         try:
             json.loads(body)
-        except ValueError as e:
-            pos = getattr(e, "pos", 0)
-            if pos >= len(body) - 1 and _opens(body) > 0:
+        except ValueError as e:  # cut: brackets left open at the end, and the parser ran into the end
+            pos, msg = getattr(e, "pos", 0), getattr(e, "msg", "")
+            if _opens(body) > 0 and (pos >= 0.8 * len(body) or msg.startswith("Unterminated string")):
                 return f"JSON cut at character {len(body):,}"
     return None
 
