@@ -9,7 +9,8 @@ token limit is set, the output is capped from what is left (`max_tokens`, or `ma
 if that is what the caller uses, is lowered or set), and a call whose input alone would cross the
 limit is refused before it is sent. After the call, the reservation becomes the provider's bill
 (a failed call bills nothing). Reservations are taken under one lock, so sessions sharing a budget
-across threads can never together spend more than it holds.
+across threads can never together spend more than it holds; a call kept out only by what calls in
+flight hold waits for their bills (up to HELD_WAIT seconds) before it is refused.
 
 `on_limit` says what a call that would cross a limit does:
     "raise"     BudgetExceeded, nothing is sent (the default)
@@ -47,6 +48,7 @@ LIMITS = ("max_steps", "max_input_tokens", "max_total_tokens", "max_dollars")
 FOREIGN_TOKENIZER_MARGIN = 0.25
 OWN_TOKENIZER_MARGIN = 0.03
 UNKNOWN_MAX_OUTPUT = 32_768  # output tokens assumed possible for a model litellm has no figure for
+HELD_WAIT = 120.0  # seconds a call waits for calls in flight to bill what they hold, when only they are in its way
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class Reservation:
     output_tokens: int
     dollars: float
     cap: int | None = None  # the output cap to send (None: leave the caller's as is)
+    input_dollars: float = 0.0  # of `dollars`, the input's share
 
 
 def _check_action(value: Any) -> None:
@@ -155,12 +158,20 @@ class Budget:
 
     def reserve(self, req: Request, step: int) -> tuple[Reservation | None, list[GuardEvent]]:
         """Take what the next call may cost, or say why it may not go. Blocks under "pause" and
-        "throttle". Returns (the reservation, or None when the call must not be sent; the events)."""
+        "throttle", and while calls in flight hold what this one needs but may give it back.
+        Returns (the reservation, or None when the call must not be sent; the events)."""
         events: list[GuardEvent] = []
         with self._lock:
             if self.on_limit == "throttle":
                 self._throttle(step, events)
             res, over = self._try(req, step, events)
+            deadline = time.monotonic() + HELD_WAIT
+            while over is not None and self._held and self._check(req, step, held=False)[1] is None:
+                left = deadline - time.monotonic()  # calls in flight hold the room: wait for their bills
+                if left <= 0:
+                    break
+                self._lock.wait(left)
+                res, over = self._try(req, step, events)
             if over is not None and self.on_limit == "pause":
                 res, over = self._pause(req, step, events, over)
             if over is not None:
@@ -168,30 +179,35 @@ class Budget:
                 if over.action in ("warn", "callback"):  # sent anyway: it still counts
                     res = self._take(req, None)
             if res is not None:
-                self._warn(req, res, step, events)
+                self._warn(step, events)
         return (res if over is None or over.action in ("warn", "callback") else None), events
 
-    def _try(self, req: Request, step: int, events: list[GuardEvent]) -> tuple[Reservation | None, GuardEvent | None]:
-        """Under the lock: the reservation, or the event of the limit it would cross."""
-        steps, inp, out, dollars = self._used()
+    def _need(self, req: Request) -> int:
         margin = OWN_TOKENIZER_MARGIN if req.own_tokenizer else FOREIGN_TOKENIZER_MARGIN
-        need_in = math.ceil(req.input_tokens * (1 + margin))
+        return math.ceil(req.input_tokens * (1 + margin))
+
+    def _check(self, req: Request, step: int, held: bool = True) -> tuple[list[tuple[int, str, str]], GuardEvent | None]:
+        """Under the lock, changing nothing: the output room each limit leaves this call (tokens,
+        limit, why), or the event of the limit it would cross. `held=False`: as if the calls in
+        flight had billed nothing."""
+        steps, inp, out, dollars = self._used(held)
+        need_in = self._need(req)
         act = "raise" if self.on_limit in ("throttle", "pause") else self.action  # pause: decided by the caller
 
         def over(limit: str, value: float, threshold: float, what: str) -> GuardEvent:
             return GuardEvent("budget", limit, act, f"budget {limit}={threshold:g} would be crossed at step {step}: {what}",
                               step, value=value, threshold=threshold)
 
+        room: list[tuple[int, str, str]] = []
         if self.max_steps is not None and steps + 1 > self.max_steps:
-            return None, over("max_steps", steps + 1, self.max_steps, f"this would be model call {steps + 1}")
+            return room, over("max_steps", steps + 1, self.max_steps, f"this would be model call {steps + 1}")
         if self.max_input_tokens is not None and inp + need_in > self.max_input_tokens:
-            return None, over("max_input_tokens", inp + need_in, self.max_input_tokens,
+            return room, over("max_input_tokens", inp + need_in, self.max_input_tokens,
                               f"{inp:,} input tokens used or held + ~{need_in:,} in this request")
-        room: list[tuple[int, str, str]] = []  # (output tokens it leaves, limit, why)
         if self.max_total_tokens is not None:
             left = self.max_total_tokens - inp - out - need_in
             if left < 1:
-                return None, over("max_total_tokens", inp + out + need_in, self.max_total_tokens,
+                return room, over("max_total_tokens", inp + out + need_in, self.max_total_tokens,
                                   f"{inp + out:,} tokens used or held + ~{need_in:,} input in this request leave no room for output")
             room.append((left, "max_total_tokens", f"{left:,} tokens left after this request's input"))
         if self.max_dollars is not None:
@@ -200,14 +216,22 @@ class Budget:
             in_cost = need_in * req.rates[0]
             left_usd = self.max_dollars - dollars - in_cost
             if left_usd < 0 or (req.rates[1] > 0 and left_usd < req.rates[1]):
-                return None, over("max_dollars", round(dollars + in_cost, 6), self.max_dollars,
+                return room, over("max_dollars", round(dollars + in_cost, 6), self.max_dollars,
                                   f"${dollars:.4f} spent or held + ~${in_cost:.4f} for this request's input")
             if req.rates[1] > 0:
                 room.append((int(left_usd / req.rates[1]), "max_dollars",
                              f"${left_usd:.4f} left after this request's input, at ${req.rates[1] * 1e6:.2f} per 1M output tokens"))
+        return room, None
+
+    def _try(self, req: Request, step: int, events: list[GuardEvent]) -> tuple[Reservation | None, GuardEvent | None]:
+        """Under the lock: the reservation (and the cap event if the output is capped), or the event
+        of the limit it would cross."""
+        room, over = self._check(req, step)
+        if over is not None:
+            return None, over
         res = self._take(req, room)
         if res.cap is not None:
-            tokens, limit, why = min(room)
+            _, limit, why = min(room)
             could = req.max_output or req.model_max_output or UNKNOWN_MAX_OUTPUT
             events.append(GuardEvent("budget_cap", limit, "cap", f"output capped to {res.cap:,} tokens at step {step} "
                                      f"(the call could write {could:,}): {why}", step, value=res.cap, threshold=could))
@@ -215,39 +239,42 @@ class Budget:
 
     def _take(self, req: Request, room: list | None) -> Reservation:
         """Hold what the call may cost (under the lock): its input, and its output up to the cap."""
-        margin = OWN_TOKENIZER_MARGIN if req.own_tokenizer else FOREIGN_TOKENIZER_MARGIN
-        need_in = math.ceil(req.input_tokens * (1 + margin))
+        need_in = self._need(req)
         could = req.max_output or req.model_max_output
         cap = None
         if room:
             limit = min(t for t, _, _ in room)
             if limit < (could or UNKNOWN_MAX_OUTPUT):
                 cap = max(limit, 1)
-            elif could is None:
-                could = None  # the model's own maximum is unknown and beyond the room: nothing to send
         output = cap if cap is not None else (could or 0)
         rates = req.rates or (0.0, 0.0)
-        res = Reservation(need_in, output, need_in * rates[0] + output * rates[1], cap)
+        res = Reservation(need_in, output, need_in * rates[0] + output * rates[1], cap, need_in * rates[0])
         self._held.append(res)
         return res
 
-    def _used(self) -> tuple[int, int, int, float]:
-        """Settled plus held: what no new call may count on."""
-        held = self._held
-        return (self._steps + len(held), self._input + sum(r.input_tokens for r in held),
-                self._output + sum(r.output_tokens for r in held), self._dollars + sum(r.dollars for r in held))
+    def _used(self, held: bool = True) -> tuple[int, int, int, float]:
+        """Settled plus held (the worst case of every call in flight): what no new call may count on."""
+        if not held:
+            return self._steps, self._input, self._output, self._dollars
+        h = self._held
+        return (self._steps + len(h), self._input + sum(r.input_tokens for r in h),
+                self._output + sum(r.output_tokens for r in h), self._dollars + sum(r.dollars for r in h))
 
-    def _warn(self, req: Request, res: Reservation, step: int, events: list[GuardEvent]) -> None:
+    def _warn(self, step: int, events: list[GuardEvent]) -> None:
+        """warn_at: what is spent plus the input of the calls in flight (their possible output is
+        held, not spent: counting it would warn on every capped call)."""
         if self.warn_at is None:
             return
-        steps, inp, out, dollars = self._used()
-        for limit, used in (("max_steps", steps), ("max_input_tokens", inp), ("max_total_tokens", inp + out), ("max_dollars", dollars)):
+        h = self._held
+        steps, inp, dollars = self._steps + len(h), self._input + sum(r.input_tokens for r in h), self._dollars + sum(r.input_dollars for r in h)
+        for limit, used in (("max_steps", steps), ("max_input_tokens", inp), ("max_total_tokens", inp + self._output),
+                            ("max_dollars", dollars)):
             cap = getattr(self, limit)
             if cap is None or limit in self._warned or used < self.warn_at * cap:
                 continue
             self._warned.add(limit)
-            msg = (f"budget {limit}: {used:,.6g} of {cap:g} used or held after step {step} "
-                   f"({100 * used / cap:.0f}%, warn_at={self.warn_at:g})")
+            shown = f"${used:.4f} of ${cap:g}" if limit == "max_dollars" else f"{used:,} of {cap:,}"
+            msg = f"budget {limit}: {shown} used at step {step} ({100 * used / cap:.0f}%, warn_at={self.warn_at:g})"
             events.append(GuardEvent("budget_warning", limit, "warn", msg, step, value=round(used, 6), threshold=cap))
 
     def _throttle(self, step: int, events: list[GuardEvent]) -> None:
