@@ -5,6 +5,7 @@ ledger hook a live session uses (one session per trajectory, the `none` policy).
     python benchmarks/fault_flags.py                 # the table
     python benchmarks/fault_flags.py --show error    # every result flagged `error`, with its evidence
     python benchmarks/fault_flags.py --files DIR     # also: every text file under DIR as `cat FILE` printed it
+    python benchmarks/fault_flags.py --speed         # also: what flagging costs per result, beside counting its tokens
 
 The trajectories are real SWE-bench runs of coding agents: no result in them was planted, so a
 flag that fires there is either a true description of the result (an empty `find`, a cut output,
@@ -39,6 +40,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--show", metavar="FLAG", help="print every result with this flag and why")
     p.add_argument("--files", metavar="DIR", help="also flag every text file under DIR (a second corpus: code and docs)")
+    p.add_argument("--speed", action="store_true", help="time the flags of every result next to counting its tokens")
     args = p.parse_args()
     from contextkit import faults
 
@@ -67,6 +69,48 @@ def main() -> None:
         print(f"{flag:<10} {fired[flag]:>8,} {100 * fired[flag] / total:>6.2f}% {runs[flag]:>6} of {len(files)}")
     if args.files:
         corpus(Path(args.files), args.show)
+    if args.speed:
+        speed(files)
+
+
+def speed(files: list[Path], rounds: int = 5) -> None:
+    """Per result, side by side in this run: the flags (faults.Recent.flags, what the ledger calls once
+    per new result) and the token count the ledger makes of the same text anyway."""
+    import statistics
+    import time
+
+    from contextkit import faults
+    from contextkit.tokens import TokenCounter
+
+    results = []
+    for f in files:
+        msgs = json.loads(f.read_text())["messages"]
+        calls = {tc["id"]: tc["function"] for m in msgs if m["role"] == "assistant" for tc in m.get("tool_calls") or ()}
+        for m in msgs:
+            if m["role"] == "tool":
+                fn = calls.get(m.get("tool_call_id"), {})
+                results.append((m["content"], fn.get("name"), fn.get("arguments", "")))
+    count = TokenCounter("gpt-4o").count
+    best_flags, best_tokens = float("inf"), float("inf")
+    per_result = []
+    for _ in range(rounds):
+        recent = faults.Recent()
+        t0 = time.perf_counter()
+        for text, tool, args in results:
+            t = time.perf_counter()
+            recent.flags(text, tool, args)
+            per_result.append(time.perf_counter() - t)
+        best_flags = min(best_flags, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        for text, _, _ in results:
+            count(text)
+        best_tokens = min(best_tokens, time.perf_counter() - t0)
+    chars = sum(len(t) for t, _, _ in results)
+    print(f"\n{len(results):,} results, {chars / 1e6:.1f} M characters, best of {rounds} rounds:")
+    print(f"  flags (all five)        {best_flags * 1000:8.1f} ms   {best_flags / len(results) * 1e6:6.1f} us a result"
+          f"   median {statistics.median(per_result) * 1e6:.1f} us")
+    print(f"  token count (o200k)     {best_tokens * 1000:8.1f} ms   {best_tokens / len(results) * 1e6:6.1f} us a result")
+    print(f"  flags / token count     {best_flags / best_tokens:8.2f}")
 
 
 _TEXT = (".py", ".md", ".txt", ".rst", ".json", ".html", ".yaml", ".yml", ".toml", ".cfg", ".ini", ".j2", ".sh", ".js", ".ts")

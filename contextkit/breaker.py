@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Callable
 
 from . import faults
 from .errors import PolicyConfigError
@@ -149,8 +149,8 @@ class CircuitBreaker:
             if isinstance(error, CALLER_MISTAKES) and not isinstance(error, (TimeoutError, ConnectionError)):
                 return False, ""
             return True, f"{type(error).__name__}: {error}"[:200]
-        why = faults.transport_error(result or "")
-        return (why is not None), (why or "")
+        transport = faults.transport_error(result or "")
+        return (transport is not None), (transport or "")
 
 
 def unavailable_message(tool: str, failures: int, last_error: str, until: float, left: float) -> str:

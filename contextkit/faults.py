@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shlex
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -82,8 +81,8 @@ class _Rule:
     ahead: int = 300  # characters after it where the match must have ended
 
 
-def _find(rules: tuple[_Rule, ...], text: str) -> re.Match | None:
-    low = text.lower()
+def _find(rules: tuple[_Rule, ...], text: str, low: str | None = None) -> re.Match | None:
+    low = text.lower() if low is None else low
     exact = len(low) == len(text)  # lower() keeps positions (it does not for a few letters, e.g. "İ")
     for rule in rules:
         for needle in rule.needles:
@@ -208,42 +207,39 @@ def parse_call(tool: str | None, args_text: str = "") -> Call:
     return Call(tool, tuple(w for w, _ in commands), True, tuple(p for _, p in commands))
 
 
+# A shell word (unquoted characters, '...' and "..." runs, backslash escapes, glued together), a run
+# of operator characters, or a comment. A regex, not shlex: 20x faster, and quotes may span lines.
+_TOKEN = re.compile(r"""(?:[^\s'"\\|&;()#]|#(?<=\S#)|'[^']*'|"(?:[^"\\]|\\.)*"|\\.)+|\n|[|&;()]+|#[^\n]*|'[^']*|"[^"]*""", re.S)
+_BODY = re.compile(r"""<<-?[ \t]*(['"]?)(\w+)\1([^\n]*\n).*?^\t*\2[ \t]*$""", re.S | re.M)  # a heredoc's body
+
+
+def _unquote(word: str) -> str:
+    return word.replace("'", "").replace('"', "") if ("'" in word or '"' in word) else word
+
+
 def _commands(cmd: str) -> list[tuple[tuple[str, ...], bool]]:
     """(words, whether its input is piped from the command before) for each simple command."""
     out: list[tuple[tuple[str, ...], bool]] = []
-    lines = cmd.replace("\\\n", " ").split("\n")
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        i += 1
-        end = _HEREDOC.search(line)
-        if end:  # the body up to its terminator is data, not commands
-            while i < len(lines) and lines[i].strip() != end.group(1):
-                i += 1
-            i += 1
-        line = _FD_DUP.sub(" ", line).replace("&>", " >")  # `2>&1`, `>&2` are no operators
-        try:
-            lex = shlex.shlex(line, posix=True, punctuation_chars="|&;()")
-            lex.whitespace_split = True
-            lex.commenters = "#"
-            tokens = list(lex)
-        except ValueError:
-            tokens = line.split()
-        cur: list[str] = []
-        piped = False
-        for t in [*tokens, ";"]:
-            if t not in _OPS:
-                cur.append(t)
-                continue
-            while cur and (_ASSIGN.match(cur[0]) or cur[0] in _PREFIXES):
+    if "<<" in cmd:
+        cmd = _BODY.sub(lambda m: "<< " + m.group(2) + m.group(3), cmd)  # the body is data, not commands
+    cmd = _FD_DUP.sub(" ", cmd.replace("\\\n", " ")).replace("&>", " >")  # `2>&1`, `>&2` are no operators
+    cur: list[str] = []
+    piped = False
+    for t in [*_TOKEN.findall(cmd), ";"]:
+        if t.startswith("#"):
+            continue
+        if t != "\n" and t not in _OPS:
+            cur.append(t)
+            continue
+        while cur and (_ASSIGN.match(cur[0]) or cur[0] in _PREFIXES):
+            cur.pop(0)
+            if cur and cur[0][:1].isdigit():  # timeout 30 cmd
                 cur.pop(0)
-                if cur and cur[0][:1].isdigit():  # timeout 30 cmd
-                    cur.pop(0)
-            if cur:
-                cur[0] = cur[0].rsplit("/", 1)[-1]
-                out.append((tuple(cur), piped))
-            piped = t in ("|", "|&")
-            cur = []
+        if cur:
+            cur[0] = _unquote(cur[0]).rsplit("/", 1)[-1]
+            out.append((tuple(cur), piped))
+        piped = t in ("|", "|&")
+        cur = []
     return out
 
 
@@ -266,7 +262,7 @@ def is_empty(st: Status, call: Call, failed: bool = False) -> bool:
 
 # markers an agent harness or a tool writes where it cut (found in any result, file contents included)
 _CUT_MARKS = (
-    _rule(("<elided_chars>", "<response clipped>", "[...", "[…"),
+    _rule(("elided", "clipped", "[...", "[…"),
           r"<elided_chars>|<response clipped>|\[(?:\.\.\.|…)\s*(?:[^\]\n]{0,60}?\b)?(?:truncated|cut|omitted|elided|clipped|"
           r"more (?:lines|characters|bytes|results|matches)|stopped at)\b[^\]\n]{0,80}\]", back=0, ahead=160),
     _rule(("elided", "omitted", "truncated", " cut", "clipped", "skipped"),
@@ -282,11 +278,12 @@ _CUT_WORDS = (
 )
 
 
-def truncation(text: str, call: "Call | None" = None) -> str | None:
+def truncation(text: str, call: Call | None = None, low: str | None = None) -> str | None:
     """What says the output was cut: a marker, or JSON cut before its end (None if nothing)."""
-    m = _find(_CUT_MARKS, text)
+    low = text.lower() if low is None else low
+    m = _find(_CUT_MARKS, text, low)
     if m is None and (call is None or not call.only_reads):
-        m = _find(_CUT_WORDS, text)
+        m = _find(_CUT_WORDS, text, low)
     if m:
         return m.group(0)
     body = text.strip()
@@ -393,9 +390,9 @@ _INJECTIONS = (
           r"earlier|above|preceding|original|initial|system|developer|safety|existing)\s+){1,4}(?:instructions?|directions|directives|"
           r"prompts?|guidelines|guardrails|rules\s+you\s+were\s+given|context\s+you\s+were\s+given)\b"
           r"|\b(?:ignore|disregard)\s+(?:everything|all)\s+(?:above|before|previously)\b", back=0),
-    _rule(("new instructions", "new system instructions", "your new "),
-          r"\bnew\s+(?:system\s+)?instructions\s*:|\byour\s+new\s+(?:instructions|task|role|objective|goal)\s+(?:is|are)\b", back=10),
-    _rule(("system prompt", "hidden instructions", "initial instructions"),
+    _rule(("instructions", "your new "),
+          r"\bnew\s+(?:system\s+)?instructions\s*:|\byour\s+new\s+(?:instructions|task|role|objective|goal)\s+(?:is|are)\b", back=20),
+    _rule(("system prompt", "instructions"),
           r"\b(?:reveal|print|output|repeat|leak|show)\s+(?:me\s+)?(?:your|the)\s+(?:system\s+prompt|hidden\s+instructions|initial\s+instructions)\b",
           back=30, ahead=30),
     _rule(("send ", "post ", "upload", "exfiltrate", "email ", "forward "),
@@ -409,14 +406,13 @@ _INJECTIONS = (
     _rule(("if you are",),
           r"\bif\s+you\s+are\s+an?\s+(?:ai|llm|large\s+language\s+model|language\s+model|ai\s+assistant|ai\s+agent|automated\s+agent|"
           r"coding\s+agent)\b", back=0, ahead=40),
-    _rule(("note to", "note for", "notes for", "message to", "message for", "instructions to", "instructions for", "instruction for",
-           "attention to", "important for"),
+    _rule(("note to", "note for", "notes for", "message to", "message for", "instruction", "attention to", "important for"),
           r"\b(?:note|message|instructions?|attention|important)\s+(?:to|for)\s+(?:the\s+|any\s+|all\s+)?(?:ai|llm|assistant|ai\s+assistant|"
           r"ai\s+agent|language\s+model|coding\s+agent|agent)s?\s*[:,!]", back=15, ahead=40),
     # chat-template role markers (a result that tries to open a new turn)
-    _rule(("<|", "[inst]", "[/inst]", "<<sys>>", "<</sys>>", "<start_of_turn>"),
+    _rule(("<|", "inst]", "sys>>", "<start_of_turn>"),
           r"<\|(?:im_start|im_end|system|user|assistant|start_header_id|end_header_id|eot_id|endoftext)\|>|\[/?INST\]|<</?SYS>>|<start_of_turn>",
-          back=0, ahead=20),
+          back=4, ahead=20),
     _rule(("system", "assistant", "developer"),
           r"^[ \t]*(?:#{1,3}[ \t]*)?(?:system|assistant|developer)(?:[ \t]+(?:message|prompt|override|note))?[ \t]*:[ \t]*(?:you\b|your\b|"
           r"ignore\b|disregard\b|forget\b|always\b|never\b|do\s+not\b|from\s+now\b|the\s+user\b|new\s+instructions\b|important\b)",
@@ -424,8 +420,8 @@ _INJECTIONS = (
 )
 
 
-def _instruction(text: str) -> re.Match | None:
-    return _find(_INJECTIONS, text)
+def _instruction(text: str, low: str | None = None) -> re.Match | None:
+    return _find(_INJECTIONS, text, low)
 
 
 _TURNS = (re.compile(r"^Human: \S", re.M), re.compile(r"^Assistant: \S", re.M))  # a transcript opening new turns
@@ -437,9 +433,10 @@ _ZERO_WIDTH = re.compile("[\u200b\u2060-\u2064\u00ad]")  # inside words they hid
 _TAG_RUN = re.compile("[\U000e0020-\U000e007e]{8,}")  # Unicode tag characters spelling ASCII text nobody sees
 
 
-def injection(text: str) -> str | None:
-    """The text that tries to instruct the model (None if none): a quote for the warning."""
-    m = _instruction(text)
+def injection(text: str, low: str | None = None) -> str | None:
+    """The text that tries to instruct the model (None if none): a quote for the warning.
+    `low`: `text.lower()`, if the caller has it."""
+    m = _instruction(text, low)
     if m:
         return _quote(text, m.start(), m.end())
     if text.isascii():
@@ -541,11 +538,12 @@ def _flags(text: str, call: Call, failed: bool) -> tuple[str, ...]:
     out = []
     if is_empty(st, call, failed):
         out.append(EMPTY)
-    if truncation(text, call) is not None:
+    low = text.lower()
+    if truncation(text, call, low) is not None:
         out.append(TRUNCATED)
     if implicit_error(st, call, failed) is not None:
         out.append(ERROR)
-    if injection(text) is not None:
+    if injection(text, low) is not None:
         out.append(INJECTION)
     return tuple(out)
 
@@ -585,7 +583,7 @@ class Recent:
     with other options or another line range of the same file is no stale answer."""
 
     def __init__(self, size: int = 256):
-        self._seen: OrderedDict[bytes, tuple[str, str, str]] = OrderedDict()  # digest -> (tool, program, target)
+        self._seen: OrderedDict[bytes, tuple[str, bool, str]] = OrderedDict()  # digest -> (tool, shell, arguments)
         self._size = size
         self.failed_calls: set[str] = set()  # tool_call ids whose execution raised (tools.run_tool)
 
@@ -598,21 +596,29 @@ class Recent:
         return out
 
     def _stale(self, text: str, call: Call, args_text: str, out: tuple[str, ...], failed: bool) -> bool:
-        body = status(text).body.strip()
-        if failed or call.silent or len(body) < _MIN_STALE_CHARS or EMPTY in out or ERROR in out:
+        if failed or len(text) < _MIN_STALE_CHARS or call.silent or EMPTY in out or ERROR in out:
             return False
-        if call.shell:
-            facts = call_facts(call.tool, parse_arguments(args_text), args_text)
-            what = (facts.program, " ".join(sorted(facts.reads)) or facts.target)  # grep: the files, not the pattern
-        else:
-            what = (call.tool, _canonical(args_text))
+        if len(status(text).body.strip()) < _MIN_STALE_CHARS:
+            return False
         key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
         before = self._seen.get(key)
-        self._seen[key] = (call.tool, *what)
+        self._seen[key] = (call.tool, call.shell, args_text)
         self._seen.move_to_end(key)
         if len(self._seen) > self._size:
             self._seen.popitem(last=False)
-        return before is not None and before[:2] == (call.tool, what[0]) and before[2] != what[1]
+        if before is None or before[0] != call.tool or before[2] == args_text:
+            return False
+        (prog_a, what_a), (prog_b, what_b) = _about(call.tool, call.shell, before[2]), _about(call.tool, call.shell, args_text)
+        return prog_a == prog_b and what_a != what_b  # the same program asked about something else
+
+
+def _about(tool: str, shell: bool, args_text: str) -> tuple[str, str]:
+    """What a call asks about: for a shell command its program and target (grep: the files, not the
+    pattern); for a structured tool all its arguments. Computed only when two results match."""
+    if shell:
+        facts = call_facts(tool, parse_arguments(args_text), args_text)
+        return facts.program, " ".join(sorted(facts.reads)) or facts.target
+    return tool, _canonical(args_text)
 
 
 def _canonical(args_text: str) -> str:

@@ -45,9 +45,13 @@ def _check_action(value: Any, where: str) -> None:
 
 @dataclass
 class _Run:
-    key: tuple = ()  # the normalised call and result of the latest tool result
-    steps: list = field(default_factory=list)  # steps of the results in the current run of that key
-    raw: set = field(default_factory=set)  # digests of their raw results (one: an exact repeat)
+    """The latest run of results of one normalised call whose normalised outputs are the same."""
+
+    call: tuple = ()  # (tool, normalised arguments, failing)
+    output: str | None = None  # digest of the normalised output (None: not computed yet)
+    text: str = ""  # the first result's text, normalised only if the call repeats
+    steps: list = field(default_factory=list)  # steps of the results in the run
+    raw: set = field(default_factory=set)  # digests of their raw results (one: exact repeats only)
 
 
 @dataclass
@@ -111,12 +115,11 @@ class LoopGuard:
                        f"(steps {', '.join(map(str, steps))})")
                 events.append(GuardEvent("loop", "loop", act, msg, step, value=len(steps), threshold=self.repeats,
                                          tool=seg.tool_name))
-                self._extend(state.run, (), seg, raw)  # counted as a loop: a storm or poll starts afresh
+                state.run = _Run()  # counted as a loop: a storm or poll starts afresh
                 continue
             failing = (seg.is_error or faults.ERROR in seg.flags or (seg.tool_call_id or "") in failed_calls
                        or faults.transport_error(text) is not None)
-            near = (seg.tool_name, faults.normalize(_canonical(seg.args_text)), _digest(faults.normalize(text)), failing)
-            run = self._extend(state.run, near, seg, raw)
+            run = self._extend(state.run, (seg.tool_name, faults.normalize(_canonical(seg.args_text)), failing), text, seg, raw)
             if len(run.raw) < 2:
                 continue  # all exact repeats so far: the exact check above counts those
             n = len(run.steps)
@@ -133,12 +136,18 @@ class LoopGuard:
         return events
 
     @staticmethod
-    def _extend(run: _Run, key: tuple, seg: Any, raw: str) -> _Run:
-        if key and key == run.key:
-            run.steps.append(seg.first_seen)
-            run.raw.add(raw)
-        else:
-            run.key, run.steps, run.raw = key, [seg.first_seen], {raw}
+    def _extend(run: _Run, call: tuple, text: str, seg: Any, raw: str) -> _Run:
+        """Add a result to the run if it is the same call with the same normalised output (the
+        output is normalised only then: most calls are not repeated), else start a new run."""
+        if call == run.call:
+            if run.output is None:
+                run.output = _digest(faults.normalize(run.text))
+                run.text = ""
+            if _digest(faults.normalize(text)) == run.output:
+                run.steps.append(seg.first_seen)
+                run.raw.add(raw)
+                return run
+        run.call, run.output, run.text, run.steps, run.raw = call, None, text, [seg.first_seen], {raw}
         return run
 
 

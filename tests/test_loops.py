@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-import contextkit  # first: it keeps litellm offline
+import contextkit  # noqa: F401  (first: it keeps litellm offline)
 from contextkit import LoopDetected, LoopGuard, PolicyConfigError, Session
 from contextkit.faults import normalize
 
