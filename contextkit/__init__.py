@@ -16,6 +16,7 @@ from .errors import (
     InvalidMessagesError,
     PolicyConfigError,
     PruningFailedError,
+    ToolUnavailable,
     UnknownHandleError,
 )
 from .ledger import Segment
@@ -32,8 +33,9 @@ __version__ = "0.1.0"
 # Names whose modules import heavier things (litellm): loaded on first use (PEP 562).
 _LAZY = {
     "wrap": "contextkit.wrapping",
-    "Budget": "contextkit.guards",
-    "LoopGuard": "contextkit.guards",
+    "Budget": "contextkit.budget",
+    "LoopGuard": "contextkit.loops",
+    "CircuitBreaker": "contextkit.breaker",
     "evaluate": "contextkit.evaluation",
 }
 
@@ -66,6 +68,7 @@ __all__ = [
     "wrap",
     "Budget",
     "LoopGuard",
+    "CircuitBreaker",
     "evaluate",
     "BudgetExceeded",
     "LoopDetected",
@@ -74,5 +77,6 @@ __all__ = [
     "InvalidMessagesError",
     "PolicyConfigError",
     "PruningFailedError",
+    "ToolUnavailable",
     "UnknownHandleError",
 ]

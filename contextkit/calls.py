@@ -8,8 +8,9 @@ recorded the same way by `session.record(response)` (`record` below): the same s
 and tracing, without the guards (they act before a call, and this one has been made).
 
 Each call: check the session's config, `session.prepare(messages)` (malformed input raises here,
-before anything is sent), the guards (budget from a pre-call estimate, loop detection), then
-litellm with exactly the caller's arguments and the pruned messages. The caller gets litellm's
+before anything is sent), the guards (loop detection; the budget reserves what the call may cost
+and may cap its `max_tokens`, pause or throttle it: contextkit/budget.py), then litellm with the
+caller's arguments (the output cap aside) and the pruned messages. The caller gets litellm's
 own response back; a stream is passed through chunk by chunk (contextkit/streaming.py). Then one
 `StepRecord` goes to `session.record_step` (observers, tracing). Provider faults are recorded on
 the step and re-raised exactly as litellm raised them; contextkit's own bookkeeping fails open.
@@ -26,6 +27,7 @@ usage, tokens are counted locally and the step is marked `usage_estimated`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -35,10 +37,12 @@ from typing import Any, Callable
 
 from . import cost as _cost
 from . import guards as _guards
+from . import rules
+from .budget import Request, Reservation
 from .errors import InvalidMessagesError, PolicyConfigError
 from .messages import as_dicts, message_dict
 from .fit import FitRequest
-from .records import PrepareReport, StepRecord
+from .records import GuardEvent, PrepareReport, StepRecord
 from .streaming import RecordingStream
 
 log = logging.getLogger("contextkit")
@@ -89,6 +93,7 @@ def record(session: Any, response: Any, kwargs: dict) -> Any:
 
 def call(session: Any, fn: Callable[..., Any], kwargs: dict) -> Any:
     step = _Step(session, kwargs)
+    step.guard()  # may block this thread: a paused or throttled budget
     while True:
         try:
             response = fn(**step.kwargs)
@@ -103,6 +108,7 @@ def call(session: Any, fn: Callable[..., Any], kwargs: dict) -> Any:
 
 async def acall(session: Any, fn: Callable[..., Any], kwargs: dict) -> Any:
     step = _Step(session, kwargs)
+    await step.aguard()
     while True:
         try:
             response = await fn(**step.kwargs)
@@ -130,7 +136,7 @@ class _Step:
     def __init__(self, session: Any, kwargs: dict, prepared: tuple[list[dict], PrepareReport] | None = None):
         """`prepared`: the (sent, report) of a prepare already done, for a call already made (`record`)."""
         _end_open_stream(session)
-        _guards.check_config(session.budget, session.loop_guard)
+        _guards.check_config(session.budget, session.loop_guard, getattr(session, "breaker", None))
         if session.prices:
             _cost.check_prices(session.prices)
         self.started_at, self.t0 = time.time(), time.perf_counter()
@@ -139,6 +145,8 @@ class _Step:
             kwargs["model"] = session.model
         self.session = session
         self.events: list = []
+        self.reservation: Reservation | None = None
+        self._budget = session.budget
         self.model = str(kwargs.get("model") or "")
         made = prepared is not None  # the call is over: no guards, nothing to ask the server
         if prepared is None:
@@ -150,6 +158,8 @@ class _Step:
         sent, report = prepared
         self.report: PrepareReport = report
         self.step = report.step
+        self.events = _carried_events(session, report)
+        self.made = made
         kwargs["messages"] = sent
         self.kwargs = kwargs
         self.stream = bool(kwargs.get("stream"))
@@ -158,8 +168,6 @@ class _Step:
         api_base = kwargs.get("api_base") or kwargs.get("base_url")
         self.bare, self.provider = _cost.resolve_provider(self.model, kwargs.get("custom_llm_provider"), api_base)
         self.asked_usage = False if made else self._ask_stream_usage(api_base)
-        if not made:
-            self._guard()
         self.started_at = time.time()
         self.t0 = time.perf_counter()
 
@@ -211,39 +219,63 @@ class _Step:
             self._input_estimate = n
         return self._input_estimate
 
-    def _guard(self) -> None:
-        budget, loop_guard = self.session.budget, self.session.loop_guard
-        if budget is None and loop_guard is None:
-            return
+    def guard(self) -> None:
+        """The guards before the call: loops first (a call they stop needs no budget), then the
+        budget's reservation (which may cap the output, pause or throttle). Records the step and
+        raises if a guard says stop. Then the clock of the call starts."""
+        budget, loop_guard = self._budget, self.session.loop_guard
         try:
-            if budget is not None:
-                self.events += budget.check(_guards.spent(self.session.steps), self._estimate(budget), self.step)
             if loop_guard is not None:
                 self.events += loop_guard.check(self.session, self.step)
+            if budget is not None and not any(ev.action == "raise" for ev in self.events):
+                self.reservation, got = budget.reserve(self._request(budget), self.step)
+                self.events += got
+                if self.reservation is not None and self.reservation.cap is not None:
+                    self._cap(self.reservation.cap)
         except PolicyConfigError:
             raise
         except Exception as e:  # noqa: BLE001 - a guard's own bug must not stop the agent: send unguarded
             log.warning("contextkit guard failed at step %s, call sent unguarded: %s: %s", self.step, type(e).__name__, e)
-        if not self.events:
-            return
-        exc = _guards.act(self.events, budget, loop_guard)
-        if exc is not None:
-            self._record(self._base(error=f"{type(exc).__name__}: {exc}"))
-            raise exc
+        if self.events:
+            exc = _guards.act(self.events, budget, loop_guard)
+            if exc is not None:
+                self._record(self._base(error=f"{type(exc).__name__}: {exc}"))
+                raise exc
+        self.started_at = time.time()
+        self.t0 = time.perf_counter()
 
-    def _estimate(self, budget: Any) -> _guards.Estimate:
-        out = self.kwargs.get("max_completion_tokens") or self.kwargs.get("max_tokens") or 0
-        inp = self.input_estimate()
-        dollars = None
-        if budget.max_dollars is not None:
-            rates = _cost.per_token(self.model, self.provider, self.bare, self.session.prices)
-            if rates is None:
-                raise PolicyConfigError(
-                    f"max_dollars needs a price for {self.model!r}: {_cost.why_unpriced(self.model, self.provider, self.bare)}",
-                    "Budget.max_dollars",
-                )
-            dollars = inp * rates[0] + int(out) * rates[1]
-        return _guards.Estimate(inp, int(out), dollars)
+    async def aguard(self) -> None:
+        """`guard` for acompletion: a budget that may block waits in a worker thread, so the event
+        loop (and the task that will call `session.resume`) keeps running."""
+        budget = self._budget
+        if budget is not None and budget.on_limit in ("pause", "throttle"):
+            await asyncio.to_thread(self.guard)
+        else:
+            self.guard()
+
+    def _request(self, budget: Any) -> Request:
+        """What the budget needs to know of this call before it is made."""
+        given = [self.kwargs.get(k) for k in ("max_completion_tokens", "max_tokens")]
+        out = min((v for v in given if isinstance(v, int) and not isinstance(v, bool) and v > 0), default=None)
+        rates = _cost.per_token(self.model, self.provider, self.bare, self.session.prices)
+        if rates is None and budget.max_dollars is not None:
+            raise PolicyConfigError(
+                f"max_dollars needs a price for {self.model!r}: {_cost.why_unpriced(self.model, self.provider, self.bare)}",
+                "Budget.max_dollars",
+            )
+        capping = budget.max_dollars is not None or budget.max_total_tokens is not None
+        model_max = _max_output(self.bare, self.provider) if capping else None
+        return Request(self.input_estimate(), out, rates, model_max, _own_tokenizer(self.model), self.model)
+
+    def _cap(self, cap: int) -> None:
+        """Send at most `cap` output tokens: lower the caller's max_completion_tokens / max_tokens, or
+        set max_tokens (litellm maps it to what the model takes)."""
+        keys = [k for k in ("max_completion_tokens", "max_tokens") if self.kwargs.get(k) is not None] or ["max_tokens"]
+        for k in keys:
+            self.kwargs[k] = cap
+        for ev in self.events:
+            if ev.kind == "budget_cap" and ev.message.startswith("output capped"):
+                ev.message = keys[0] + ev.message[len("output"):]
 
     # ------------------------------------------------------------------ after the call
 
@@ -331,7 +363,66 @@ class _Step:
         )
 
     def _record(self, rec: StepRecord) -> None:
+        """The one way a step ends: the budget's reservation becomes the bill (a failed call bills
+        nothing), then the session records it."""
+        res, self.reservation = self.reservation, None
+        try:
+            if res is not None:
+                self._budget.settle(res, rec.error is None, rec.input_tokens, rec.output_tokens, rec.cost_usd)
+            elif self.made and self._budget is not None and rec.error is None:
+                self._budget.charge(rec.input_tokens, rec.output_tokens, rec.cost_usd)
+        except Exception as e:  # noqa: BLE001 - bookkeeping
+            log.warning("contextkit could not settle the budget for step %s: %s", self.step, e)
         self.session.record_step(rec)
+
+
+def _carried_events(session: Any, report: PrepareReport) -> list[GuardEvent]:
+    """Guard events of what happened since the last call, recorded on this step: the circuit
+    breaker's (tools that ran after the previous call) and the results this prepare quarantined."""
+    out: list[GuardEvent] = []
+    records = session.tool_records
+    i = len(records)
+    while i > 0 and records[i - 1].step >= report.step - 1:
+        i -= 1
+    for r in records[i:]:
+        if r.step == report.step - 1:
+            out.extend(r.guard_events)
+    for handle, reason in report.pruned:
+        seg = session.ledger.get(handle)
+        if seg is not None and seg.rule == rules.QUARANTINED:
+            flag = next((f for f in seg.flags if f in session.policy.quarantine), "flagged")
+            out.append(GuardEvent("quarantine", flag, "quarantine", f"{seg.tool_name} result {handle} quarantined at step "
+                                  f"{report.step}: {reason}", report.step, tool=seg.tool_name))
+    return out
+
+
+def _max_output(bare: str, provider: str | None) -> int | None:
+    """The most output tokens the model can write (litellm's model info), or None if unknown."""
+    hit = _MAX_OUTPUT.get((bare, provider), 0)
+    if hit == 0:
+        import litellm
+
+        try:
+            info = litellm.get_model_info(bare, custom_llm_provider=provider)
+            hit = info.get("max_output_tokens") or info.get("max_tokens")
+        except Exception:  # noqa: BLE001 - a model litellm does not know
+            hit = None
+        _MAX_OUTPUT[(bare, provider)] = hit
+    return hit if isinstance(hit, int) and hit > 0 else None
+
+
+_MAX_OUTPUT: dict[tuple, int | None] = {}
+
+
+def _own_tokenizer(model: str) -> bool:
+    """Whether contextkit counts this model's tokens with the model's own tokenizer (OpenAI's)."""
+    import tiktoken
+
+    try:
+        tiktoken.encoding_name_for_model(model.rsplit("/", 1)[-1])
+        return True
+    except KeyError:
+        return False
 
 
 # ---------------------------------------------------------------------- reading responses

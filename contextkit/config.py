@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import PolicyConfigError
+from .faults import FLAGS
 from .placeholders import TEMPLATE_FIELDS, Placeholder
 from .policy import RULE_FIELDS, Policy, ToolRule
 from .presets import PRESETS
@@ -41,6 +42,7 @@ _FLOAT = "a number"
 _BOOL = "a bool"
 _STR = "a string"
 _TOOLS = "a list of tool names"
+_FLAGS = "a list of fault flags"
 _TEMPLATE = "a template string"
 _TEMPLATE_FIELDS = tuple(sorted(TEMPLATE_FIELDS))
 _SUFFIXES = (".toml", ".yaml", ".yml", ".json")
@@ -68,6 +70,11 @@ class Field:
         if not _is(self.kind, value):
             raise PolicyConfigError(f"must be {self.kind}, got {_show(value)}", where)
         if self.kind == _TOOLS:
+            return tuple(value)
+        if self.kind == _FLAGS:
+            unknown = [v for v in value if v not in self.choices]
+            if unknown:
+                raise PolicyConfigError(f"unknown flag(s) {', '.join(map(repr, unknown))}; flags: {', '.join(self.choices)}", where)
             return tuple(value)
         if self.kind == _TEMPLATE:
             _check_template(value, where)
@@ -124,6 +131,7 @@ POLICY_FIELDS: dict[str, Field] = {
     "pin": Field(_BOOL),
     "include_tools": Field(_TOOLS, nullable=True),
     "exclude_tools": Field(_TOOLS),
+    "quarantine": Field(_FLAGS, choices=FLAGS),
     "protect_recent_turns": _count(),
     "protect_tokens": _count(),
     "batch_slack": _count(),

@@ -67,3 +67,14 @@ class ContextOverflowError(ContextkitError):
             f"model's context window is {window:,}: it does not fit even with every tool result pruned or cut"
             " (a compactor, Session(compactor=...), can summarise old turns; a smaller max_tokens leaves more room)"
         )
+
+
+class ToolUnavailable(ContextkitError):
+    """A tool's circuit breaker is open: `session.tool(...)` does not run it (`session.run_tool`
+    answers the model instead). `tool`, `until` (epoch seconds) and `message` (what the model is told)."""
+
+    def __init__(self, message: str, tool: str, until: float, event=None):
+        super().__init__(message)
+        self.tool = tool
+        self.until = until
+        self.event = event

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from . import messages as msgs
-from . import rules
+from . import faults, rules
 from .signals import CallFacts, call_facts, is_error, ordered_terms, terms
 from .tokens import MESSAGE_OVERHEAD, TokenCounter
 
@@ -48,6 +48,7 @@ class Segment:
     superseded_reason: str = ""
     is_error: bool = False
     reads_file: bool = False  # its call read a file (content the agent tends to come back to)
+    flags: tuple[str, ...] = ()  # implicit faults of a tool result (contextkit/faults.py): empty, injection, ...
     n_terms: int = field(default=0, repr=False)  # distinct terms in it (tool results)
     pruned_at: int | None = None
     args_text: str = field(default="", repr=False)  # the tool call's arguments (tool results)
@@ -88,6 +89,7 @@ class Segment:
             "used_count": self.used_count,
             "superseded_by": self.superseded_by,
             "is_error": self.is_error,
+            "flags": list(self.flags),
             "state": self.state,
             "rule": self.rule,
             "reason": self.reason,
@@ -146,6 +148,7 @@ class Ledger:
         self.raw_tokens = 0
         self.sent_tokens = 0
         self.modified: dict[str, Segment] = {}  # handle -> segment sent in a form of contextkit's
+        self.faults = faults.Recent()  # flags each new tool result (Segment.flags)
 
     # ------------------------------------------------------------------ the sent form (surgery.Editor)
 
@@ -215,6 +218,7 @@ class Ledger:
         new._all, new._serial, new.carry_call_terms = self._all, self._serial, self.carry_call_terms
         new.use_terms = self.use_terms
         new.clock = self.clock
+        new.faults = self.faults
         return new
 
     def observe(self, messages: list, step: int, on_turn: Callable[[int], None] | None = None) -> int:
@@ -429,6 +433,7 @@ class Ledger:
         if call is not None:
             seg.args_text = call.raw_args
             seg.call_handle = call.assistant.handle
+        seg.flags = self.faults.flags(text, seg.tool_name, seg.args_text, seg.tool_call_id)
         ordered = ordered_terms(text)
         seg.n_terms = len(ordered)
         self._remember_terms(seg.handle, ordered)

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from . import rules
+from . import faults, rules
 from .ledger import KEPT, Ledger, Segment
 from .placeholders import Placeholder, Rendered, args_digest, args_summary, render
 from .messages import content_text
@@ -85,6 +85,7 @@ class Policy:
     tools: Mapping[str, ToolRule] = field(default_factory=dict)
     include_tools: tuple[str, ...] | None = None  # only these tools are ever pruned
     exclude_tools: tuple[str, ...] = ()  # these tools are never pruned
+    quarantine: tuple[str, ...] = ()  # results with these flags (faults.FLAGS: "injection", ...) are never sent
     # guards
     protect_recent_turns: int = 1  # results answered within the last N assistant turns stay
     protect_tokens: int = 0  # the newest N tokens of tool output stay
@@ -131,21 +132,23 @@ class Policy:
     ) -> list[Decision]:
         """What to do at this step: the results to prune (each with its placeholder and reason),
         and those kept with a reason worth recording. Reads the ledger, changes nothing."""
+        quarantined = self._quarantined(ledger) if self.quarantine else []
         if not self.enabled or not ledger.open:
-            return []
+            return quarantined
         context = ledger.raw_tokens if self.trigger_basis == "raw" else ledger.sent_tokens
         trigger = self.trigger_tokens
         if self.trigger_fraction is not None and context_window:
             trigger = max(trigger, int(self.trigger_fraction * context_window))
         if context < trigger:
-            return []
+            return quarantined
         protected_from = self._protected_ordinal(ledger)
         ruleset: dict[str | None, ToolRule] = {}
-        out: list[Decision] = []
+        out: list[Decision] = list(quarantined)
+        taken = {id(d.segment) for d in quarantined}
         victims: list[tuple[Segment, str, str]] = []
         near: list[tuple[Segment, str, str]] = []  # batch_slack: due soon, pruned with a batch that runs anyway
         for seg in ledger.open:
-            if seg.state != KEPT:
+            if seg.state != KEPT or id(seg) in taken:
                 continue
             rule = ruleset.get(seg.tool_name)
             if rule is None:
@@ -184,6 +187,19 @@ class Policy:
                                     "kept for now: pruning it would rewrite more of the cached prompt than it saves yet"))
             prunes = sorted(tail_first[:n], key=lambda d: d.segment.index)
         return out + prunes
+
+    def _quarantined(self, ledger: Ledger) -> list[Decision]:
+        """Results carrying a quarantined flag: replaced at once (before the model reads them, whatever
+        the triggers and protections say) by a warning placeholder that keeps the restore handle."""
+        out = []
+        for seg in ledger.open:
+            hit = [f for f in seg.flags if f in self.quarantine] if seg.flags and seg.state == KEPT else None
+            if hit:
+                why = faults.evidence(content_text(seg.original.get("content")), hit[0], seg.tool_name, seg.args_text)
+                text = faults.quarantine_text(seg.tool_name or "tool", seg.handle, hit, why, seg.tokens)
+                out.append(Decision(seg, PRUNE, rules.QUARANTINED, f"quarantined: flagged {', '.join(hit)} ({why})",
+                                    Rendered(text), ledger.counter.count(text) + MESSAGE_OVERHEAD))
+        return out
 
     def placeholders(self, ledger: Ledger, step: int, victims: list, out: list[Decision]) -> list[Decision]:
         """Prune decisions for `victims` ((segment, rule code, reason), in index order), each with its

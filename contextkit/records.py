@@ -28,15 +28,38 @@ class PrepareReport:
 
 @dataclass
 class GuardEvent:
-    """A guard tripped: a budget crossed or a loop detected."""
+    """A guard acted: a budget crossed, capped or paused a call, a loop or a failing tool was caught,
+    a poisoned result quarantined. `kind` and `action` are codes (below); `message` is for people.
 
-    kind: str  # "budget" | "loop"
-    limit: str  # e.g. "max_dollars", "max_steps", "loop"
-    action: str  # "raise" | "warn" | "callback"
+    kind              limit                                action
+    budget            max_steps | max_input_tokens |       raise | warn | callback | pause (sent after
+                      max_total_tokens | max_dollars       resume(); `seconds` waited)
+    budget_warning    the limit warn_at of which is used   warn
+    budget_cap        the limit that capped the output     cap (`value` the cap sent, `threshold` what
+                                                           the call could have written)
+    throttle          calls_per_minute                     throttle (`seconds` slept)
+    loop              loop (the same call and result)      raise | warn | callback
+    polling           poll_repeats (same call, output      raise | warn | callback
+                      differing only in times/counters)
+    retry_storm       storm_repeats (the same failing      raise | warn | callback
+                      call, a new request id each time)
+    breaker_open      failures                             open (`seconds` of cooldown, `until`)
+    breaker_rejected  failures                             reject (the tool was not run)
+    breaker_half_open failures                             trial (one call let through)
+    breaker_closed    failures                             close (the trial succeeded)
+    quarantine        the flag (injection, ...)            quarantine (the result was not sent)
+    """
+
+    kind: str
+    limit: str
+    action: str
     message: str
     step: int
     value: float | None = None  # the figure that crossed the limit
     threshold: float | None = None
+    tool: str | None = None  # the tool a loop, breaker or quarantine event is about
+    seconds: float | None = None  # waited (pause, throttle) or left (breaker cooldown)
+    until: float | None = None  # epoch seconds: when an open breaker lets its tool be tried again
 
 
 @dataclass
@@ -94,3 +117,5 @@ class ToolRecord:
     result: str | None = None
     error: str | None = None
     duration_ms: float = 0.0
+    breaker: str | None = None  # "open": the circuit breaker did not run it; "half_open": a trial run
+    guard_events: list[GuardEvent] = field(default_factory=list)  # the breaker's (carried onto the next step too)

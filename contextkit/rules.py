@@ -16,6 +16,7 @@ SIZE_CAP = "size_cap"  # larger than max_tokens / max_chars
 FIT = "fit"  # pruned early: the request would not have fit the model's context window
 CUT = "cut"  # cut to a head and a tail: the request would not have fit even with every prune
 COMPACTED = "compacted"  # replaced, with the turns around it, by a summary (Session(compactor=...))
+QUARANTINED = "quarantined"  # flagged (Policy.quarantine: injection, ...): a warning placeholder, never sent
 
 # a tool result kept, for now or for good
 PINNED = "pinned"  # its tool is pinned, excluded or not included
@@ -34,4 +35,4 @@ REASONING_RESTORED = "reasoning_restored"  # the turn became the latest again: r
 ARGUMENTS_CLEARED = "arguments_cleared"  # a pruned result's call arguments blanked (clear_tool_inputs)
 ARGUMENTS_CUT = "arguments_cut"  # large call arguments cut to fit the model's context window
 
-PRUNE_RULES = frozenset({UNUSED, SUPERSEDED, KEEP_LAST, SIZE_CAP, FIT, CUT})
+PRUNE_RULES = frozenset({UNUSED, SUPERSEDED, KEEP_LAST, SIZE_CAP, FIT, CUT, QUARANTINED})

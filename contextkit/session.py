@@ -54,6 +54,7 @@ class Session:
         loop_guard: Any = None,
         prices: dict | None = None,
         compactor: Any = None,
+        breaker: Any = None,
     ):
         self.policy: Policy = resolve_policy(policy)
         self.model = model
@@ -74,6 +75,7 @@ class Session:
         self.closed = False
         self.budget = budget  # contextkit.Budget: per-session limits on tokens, dollars, steps
         self.loop_guard = loop_guard  # contextkit.LoopGuard: the same call and result N times
+        self.breaker = breaker  # contextkit.CircuitBreaker: a tool failing N times in a row is not run for a while
         self.prices = dict(prices or {})  # model -> {"input_cost_per_token": ..., "output_cost_per_token": ...}
         self.stream_usage = True  # ask OpenAI-compatible servers for usage on streams (calls.py); False: count locally
         self._context_window = context_window
@@ -360,6 +362,13 @@ class Session:
         """Run `fn(**arguments)` for a model's tool call; returns the tool message to append.
         `restore_context` calls are answered by the session."""
         return run_tool(self, tool_call, fn)
+
+    def resume(self, extra_steps: int = 0, extra_dollars: float = 0.0, extra_tokens: int = 0) -> None:
+        """Raise this session's budget (shared budgets: for every session using it) and wake calls
+        paused on it (`Budget(on_limit="pause")`). Safe from any thread or from `Budget.on_pause`."""
+        if self.budget is None:
+            raise PolicyConfigError("this session has no budget to resume", "Session.resume")
+        self.budget.resume(extra_steps=extra_steps, extra_dollars=extra_dollars, extra_tokens=extra_tokens)
 
     def close(self) -> None:
         """End the run (its trace is complete). Idempotent; also done by `with Session() as s:`."""

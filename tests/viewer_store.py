@@ -99,7 +99,7 @@ def reasoning_agent(server) -> str:
     files = ["contextkit/policy.py", "contextkit/presets.py", "contextkit/surgery.py", "contextkit/presets.py",
              "contextkit/presets.py", "contextkit/presets.py"]
     session = Session("default", model=model, name="repo-inspector", tags=["demo"], user_id="dev-1",
-                      budget=Budget(max_input_tokens=20_000, on_limit="warn"),
+                      budget=Budget(max_input_tokens=20_000, on_limit="warn", warn_at=None),
                       loop_guard=LoopGuard(repeats=3, window=10, on_loop="warn"))
     msgs = [
         {"role": "system", "content": "You are a careful code reviewer. Use read_file to look at the code."},

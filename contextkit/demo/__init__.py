@@ -4,4 +4,5 @@ litellm provider, no API key, no network) unless `--model` names a real one.
 
     contextkit demo                       # the scripted model
     contextkit demo --model openai/gpt-4.1-mini --view
+    contextkit demo --faults              # failing tools, a poisoned page, a small budget: every guard fires
 """

@@ -38,6 +38,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--view", action="store_true", help="open the trace viewer on the store when the run ends")
     p.add_argument("--quiet", action="store_true", help="print only the summary")
     p.add_argument("--keep-workspace", action="store_true", help="keep the temporary project (its path is printed)")
+    p.add_argument("--faults", action="store_true",
+                   help="the same agent meets failing tools (a tracker that refuses connections, a docs page with a prompt "
+                        "injection, a 503 deploy, CI to poll) under a small budget, with every guard on: the circuit "
+                        "breaker, retry-storm and polling detection, quarantine, budget warn/pause/resume and output caps")
     p.add_argument("--compare", action=argparse.BooleanOptionalAction, default=None,
                    help="also run the same agent with no pruning and print both (default: on for the scripted "
                         "model, off with --model, where it would double the bill)")
@@ -57,7 +61,11 @@ def run(args: argparse.Namespace) -> int:
             check_credentials(model)
     except (PolicyConfigError, MissingCredentialsError) as e:
         return _fail(str(e))
+    if getattr(args, "faults", False) and not scripted:
+        return _fail("--faults runs the scripted model (its tools fail on purpose); leave out --model")
     try:
+        if getattr(args, "faults", False):
+            return _run_faults(args, policy)
         return _run(args, policy, model, scripted)
     except KeyboardInterrupt:  # the workspaces are gone already; the trace ends with the session
         print("\ncontextkit demo: interrupted", file=sys.stderr)
@@ -156,6 +164,48 @@ def _run(args: argparse.Namespace, policy: Any, model: str, scripted: bool) -> i
         sys.stdout.flush()
         return _open_viewer(store, main.session.id) or (0 if main.ok else 1)
     return 0 if main.ok else 1
+
+
+def _run_faults(args: argparse.Namespace, policy: Any) -> int:
+    """`--faults`: the scripted agent among failing tools, every guard on (contextkit/demo/guarded.py)."""
+    from . import guarded, scripted_model, summary, workspace
+
+    store = _trace_store(args.store)
+    scripted_model.register()
+    say = (lambda *a: None) if args.quiet else print
+    root = workspace.create()
+    try:
+        say("contextkit demo --faults: the coding agent meets failing tools; contextkit's guards catch them")
+        say(f"  model      {scripted_model.FAULTS_MODEL}  (scripted, through litellm; no API key, no network)")
+        say(f"  guards     Budget(max_dollars={guarded.BUDGET_USD}, on_limit='pause'), LoopGuard(on_loop='warn'), "
+            "CircuitBreaker(failures=3, cooldown_s=60), quarantine=('injection',)")
+        say(f"  workspace  {root}")
+        say("")
+        say(summary.step_header() + "  guards")
+        session, result, tools, seconds = guarded.run(root, policy, scripted_model.FAULTS_MODEL, scripted_model.prices(),
+                                                      args.steps, True, say)
+        tracing_on = bool(session.observers)
+        in_store = _flush_and_check(store, session.id) if tracing_on and store else None
+        tests = workspace.run_tests(root)
+        print("")
+        print(f"Result: {'fixed' if tests.passed else 'not fixed'}; `python -m unittest` in the workspace: "
+              + (f"{tests.ran} tests pass." if tests.passed else "failing."))
+        print("")
+        print(guarded.render(session, tools, seconds))
+        if tracing_on and store:
+            where = summary._short_path(store)
+            print(f"  traces        {where}  (run {session.id[:12]})" + ("" if in_store else "  (the run is not in the store yet)"))
+            print(f"\nView the run:   contextkit view {summary._quote(where)}")
+        if args.keep_workspace:
+            print(f"Workspace kept: {root}")
+    finally:
+        if not args.keep_workspace:
+            workspace.remove(root)
+    finished = result is not None and result.finished
+    if args.view and store and tracing_on:
+        sys.stdout.flush()
+        return _open_viewer(store, session.id) or (0 if finished and tests.passed else 1)
+    return 0 if finished and tests.passed else 1
 
 
 def _demo(args: argparse.Namespace, policy: Any, model: str, scripted: bool, prices: dict | None, compare: bool,

@@ -15,10 +15,11 @@ from typing import Any
 import litellm
 from litellm import CustomLLM
 
-from . import script
+from . import faults, script
 
 PROVIDER = "contextkit-demo"
 MODEL = f"{PROVIDER}/coder"
+FAULTS_MODEL = f"{PROVIDER}/faults"  # the same coder in a world of failing tools (`contextkit demo --faults`)
 PRICED_AS = "gpt-4.1"  # a real model in litellm's offline price map: its prices and its tokenizer
 _CALL_OVERHEAD = 3  # tokens a tool call's framing costs in the output
 
@@ -36,7 +37,8 @@ class ScriptedCoder(CustomLLM):
 
 def respond(model: str, messages: list, tools: list[dict]) -> litellm.ModelResponse:
     offered = {(t.get("function") or {}).get("name") for t in tools}
-    move, turn = script.next_turn(messages, offered)
+    play = faults if model.rsplit("/", 1)[-1] == "faults" else script
+    move, turn = play.next_turn(messages, offered)
     calls = [
         {"id": script.call_id(move, k), "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
         for k, (name, args) in enumerate(turn.calls)
@@ -80,4 +82,5 @@ def register() -> None:
 def prices() -> dict:
     """`Session(prices=...)` for the scripted model: the per-token prices of PRICED_AS."""
     info = litellm.model_cost[PRICED_AS]
-    return {MODEL: {"input_cost_per_token": info["input_cost_per_token"], "output_cost_per_token": info["output_cost_per_token"]}}
+    rates = {"input_cost_per_token": info["input_cost_per_token"], "output_cost_per_token": info["output_cost_per_token"]}
+    return {MODEL: dict(rates), FAULTS_MODEL: dict(rates)}
