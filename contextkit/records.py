@@ -62,7 +62,7 @@ class GuardEvent:
     until: float | None = None  # epoch seconds: when an open breaker lets its tool be tried again
 
 
-@dataclass
+@dataclass(slots=True)
 class StepRecord:
     """One model call: what was sent, what came back, tokens, cost, timing.
 
