@@ -20,8 +20,8 @@ from types import SimpleNamespace
 import pytest
 
 import contextkit
-from contextkit.demo import agent, cli as demo_cli, scripted_model, workspace
-from contextkit.demo.tools import Toolbox
+from contextkit._demo import agent, cli as demo_cli, scripted_model, workspace
+from contextkit._demo.tools import Toolbox
 from contextkit.tracing.store import TraceStore
 
 

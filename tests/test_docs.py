@@ -22,7 +22,7 @@ def test_every_docs_page_the_code_names_exists():
     named = set()
     for root in ("contextkit", "tracing", "viewer"):
         for f in (REPO / root).rglob("*.py"):
-            if "demo" in f.parts:  # the demo's own project has a docs/pricing.md of its own
+            if "_demo" in f.parts:  # the demo's own project has a docs/pricing.md of its own
                 continue
             named |= set(re.findall(r"docs/([a-z-]+)\.md", f.read_text()))
     assert named and named <= {p.stem for p in (REPO / "docs").glob("*.md")}, named
