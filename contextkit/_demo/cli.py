@@ -167,7 +167,7 @@ def _run(args: argparse.Namespace, policy: Any, model: str, scripted: bool) -> i
 
 
 def _run_faults(args: argparse.Namespace, policy: Any) -> int:
-    """`--faults`: the scripted agent among failing tools, every guard on (contextkit/demo/guarded.py)."""
+    """`--faults`: the scripted agent among failing tools, every guard on (contextkit/_demo/guarded.py)."""
     from . import guarded, scripted_model, summary, workspace
 
     store = _trace_store(args.store)
