@@ -15,7 +15,7 @@ from helpers import REPO, conversation
 
 from contextkit import Session, tracing
 
-PAGES = ("policies", "trace-store", "trajectory-format", "benchmarks")
+PAGES = ("policies", "trace-store", "trajectory-format", "benchmarks", "settings")
 
 
 def test_every_docs_page_the_code_names_exists():

@@ -283,7 +283,9 @@ def _open_viewer(store: str, run_id: str) -> int:
 
 def _has_display() -> bool:
     """Whether a browser can open a window (never a console browser inside this terminal)."""
-    return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    from .. import settings
+
+    return sys.platform in ("darwin", "win32") or bool(settings.DISPLAY.get() or settings.WAYLAND_DISPLAY.get())
 
 
 def _fail(message: str) -> int:

@@ -21,6 +21,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import settings
+
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
@@ -68,7 +70,7 @@ def files(source: Traversable | None = None) -> dict[str, str]:
 
 def run_tests(root: str | os.PathLike, timeout: float = 120.0) -> TestRun:
     """The project's own test suite, run the way its README says (`python -m unittest`)."""
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    env = settings.environment(PYTHONDONTWRITEBYTECODE="1")
     done = subprocess.run(
         [sys.executable, "-m", "unittest"], cwd=root, env=env, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
