@@ -205,6 +205,10 @@ PROXY_MAX_RESTORES: Setting[int] = _declare(
 PROXY_FAIL_CLOSED: Setting[bool] = _declare(
     "CONTEXTKIT_FAIL_CLOSED", bool, False,
     "`on`: an internal error in the gateway fails the request instead of sending it unchanged", "gateway")
+PROXY_COMPACTOR: Setting[str | None] = _declare(
+    "CONTEXTKIT_COMPACTOR", str, None,
+    "a model (called through the proxy's litellm) that summarises the oldest turns when a request would not fit "
+    "its model's window", "gateway")
 
 # ---------------------------------------------------------------------------- viewer
 

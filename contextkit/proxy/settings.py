@@ -25,11 +25,12 @@ class Settings:
     max_sessions: int = S.PROXY_SESSIONS.default  # CONTEXTKIT_PROXY_SESSIONS: live conversations kept in memory (an LRU)
     max_restores: int = S.PROXY_MAX_RESTORES.default  # CONTEXTKIT_PROXY_MAX_RESTORES: restore rounds answered per request
     fail_closed: bool = S.PROXY_FAIL_CLOSED.default  # CONTEXTKIT_FAIL_CLOSED: a handler error fails the request
+    compactor: str | None = S.PROXY_COMPACTOR.default  # CONTEXTKIT_COMPACTOR: a model that summarises old turns
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
         found: dict[str, Any] = {"policy": S.PROXY_POLICY.get(), "header": S.PROXY_HEADER.get(),
-                                 "fail_closed": S.PROXY_FAIL_CLOSED.get()}
+                                 "fail_closed": S.PROXY_FAIL_CLOSED.get(), "compactor": S.PROXY_COMPACTOR.get()}
         for name, setting in (("max_sessions", S.PROXY_SESSIONS), ("max_restores", S.PROXY_MAX_RESTORES)):
             try:
                 found[name] = setting.get()
