@@ -28,6 +28,16 @@ def test_every_docs_page_the_code_names_exists():
     assert named and named <= {p.stem for p in (REPO / "docs").glob("*.md")}, named
 
 
+def test_the_architecture_page_names_only_modules_that_exist():
+    page = (REPO / "docs" / "architecture.md").read_text()
+    files = {str(f.relative_to(REPO)) for root in ("contextkit", "tracing", "viewer") for f in (REPO / root).rglob("*.py")}
+    dirs = {str(f.parent.relative_to(REPO)) + "/" for f in map(REPO.joinpath, files)}
+    named = set(re.findall(r"`((?:[\w]+/)*\w+(?:\.py|/))`", page))
+    assert len(named) > 60
+    missing = {n for n in named if not any(f == n or f.endswith("/" + n) for f in files | dirs)}
+    assert not missing, f"docs/architecture.md names what is not there: {sorted(missing)}"
+
+
 def test_the_wheel_ships_the_docs_and_contextkit_docs_prints_them(tmp_path):
     src = tmp_path / "src"
     shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(".git", "build", "*.egg-info", ".contextkit", "__pycache__",
