@@ -20,6 +20,8 @@ import logging
 import os
 import sys
 
+from . import settings
+
 _ADVICE = (
     "contextkit: litellm was imported before contextkit without LITELLM_LOCAL_MODEL_COST_MAP set, so it asked "
     "the network for its model price map (and may retry for a few seconds). contextkit uses litellm's bundled "
@@ -37,13 +39,13 @@ def litellm_tokenizer_dir() -> str | None:
 
 
 def configure() -> None:
-    user_chose = "LITELLM_LOCAL_MODEL_COST_MAP" in os.environ
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    user_chose = settings.LITELLM_LOCAL_COST_MAP.is_set()
+    settings.LITELLM_LOCAL_COST_MAP.setdefault("True")
     tok_dir = litellm_tokenizer_dir()
     if tok_dir:
-        os.environ.setdefault("TIKTOKEN_CACHE_DIR", tok_dir)
+        tok_dir = settings.TIKTOKEN_CACHE_DIR.setdefault(tok_dir)
         # litellm overwrites TIKTOKEN_CACHE_DIR when it first counts tokens unless this is set.
-        os.environ.setdefault("CUSTOM_TIKTOKEN_CACHE_DIR", os.environ["TIKTOKEN_CACHE_DIR"])
+        settings.CUSTOM_TIKTOKEN_CACHE_DIR.setdefault(tok_dir)
     if not user_chose and "litellm" in sys.modules:
         _after_litellm()
 

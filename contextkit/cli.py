@@ -19,7 +19,7 @@ from . import __version__
 from .errors import ContextkitError, PruningFailedError
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("contextkit.demo.cli", "run the demo coding agent (scripted model, no API key) with tracing on"),
+    "demo": ("contextkit._demo.cli", "run the demo coding agent (scripted model, no API key) with tracing on"),
     "eval": ("contextkit.evaluation.cli", "replay recorded trajectories through pruning policies and score them"),
     "view": ("contextkit.viewer.launch", "open the trace viewer (Streamlit) on a trace store"),
     "docs": ("contextkit.manual", "print the documentation installed with contextkit (policies, trace store, ...)"),

@@ -6,8 +6,9 @@ agent: one that raises is reported once in `Session.observer_errors` and the run
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
+
+from . import settings
 
 log = logging.getLogger("contextkit")
 
@@ -27,8 +28,7 @@ def notify(observers: list, event: str, session: Any, *args: Any) -> None:
 
 
 def tracing_disabled_by_env() -> bool:
-    v = os.environ.get("CONTEXTKIT_TRACING")
-    return v is not None and v.strip().lower() in ("off", "0", "false", "no", "none", "")
+    return not settings.TRACING.get()
 
 
 def default_observers(tracing: Any, session: Any) -> list:

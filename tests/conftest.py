@@ -8,6 +8,7 @@ import pytest
 
 import contextkit  # noqa: F401  (offline defaults before any test module imports litellm)
 from helpers import TRAJECTORIES, trajectory_files
+from contextkit.testing import capspans  # noqa: F401  (the fixture: a test's spans in memory)
 
 
 @pytest.fixture(scope="session")

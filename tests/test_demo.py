@@ -9,8 +9,10 @@ About 12 s on 2 cores (most of it the demo's own process: litellm's import, 37 s
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,8 +22,8 @@ from types import SimpleNamespace
 import pytest
 
 import contextkit
-from contextkit.demo import agent, cli as demo_cli, scripted_model, workspace
-from contextkit.demo.tools import Toolbox
+from contextkit._demo import agent, cli as demo_cli, scripted_model, workspace
+from contextkit._demo.tools import Toolbox
 from contextkit.tracing.store import TraceStore
 
 
@@ -62,6 +64,22 @@ def test_the_fix_really_makes_the_projects_tests_pass(demo, tmp_path):
     assert after.ran == before.ran + 1  # the agent's regression test
     assert "quantity >= threshold" in (demo.workspace / "invoicer" / "discounts.py").read_text()
     assert "bulk_rate(quantity)" in (demo.workspace / "invoicer" / "render.py").read_text()
+
+
+def test_the_workspace_is_a_copy_of_the_projects_files_without_bytecode(tmp_path):
+    """The project ships as package data (contextkit/_demo/project/); installing a wheel compiles its
+    modules, and that bytecode is not the project's."""
+    project = Path(workspace.__file__).parent / "project"
+    expected = {f.relative_to(project).as_posix(): f.read_text(encoding="utf-8") for f in project.rglob("*")
+                if f.is_file() and "__pycache__" not in f.parts}
+    assert {"invoicer/discounts.py", "tests/test_invoice.py", "docs/pricing.md", "tests/__init__.py"} <= set(expected)
+    installed = tmp_path / "installed"
+    shutil.copytree(project, installed)
+    assert compileall.compile_dir(installed, quiet=1) and list(installed.rglob("*.pyc"))
+    assert workspace.files(installed) == workspace.files() == expected
+    root = workspace.create(str(tmp_path))
+    assert {f.relative_to(root).as_posix() for f in root.rglob("*") if f.is_file()} == set(expected)
+    assert (root / "invoicer" / "discounts.py").read_text() == expected["invoicer/discounts.py"]
 
 
 def test_the_store_holds_the_run(demo):

@@ -15,17 +15,27 @@ from helpers import REPO, conversation
 
 from contextkit import Session, tracing
 
-PAGES = ("policies", "trace-store", "trajectory-format", "benchmarks")
+PAGES = ("policies", "trace-store", "trajectory-format", "benchmarks", "settings")
 
 
 def test_every_docs_page_the_code_names_exists():
     named = set()
     for root in ("contextkit", "tracing", "viewer"):
         for f in (REPO / root).rglob("*.py"):
-            if "demo" in f.parts:  # the demo's own project has a docs/pricing.md of its own
+            if "_demo" in f.parts:  # the demo's own project has a docs/pricing.md of its own
                 continue
             named |= set(re.findall(r"docs/([a-z-]+)\.md", f.read_text()))
     assert named and named <= {p.stem for p in (REPO / "docs").glob("*.md")}, named
+
+
+def test_the_architecture_page_names_only_modules_that_exist():
+    page = (REPO / "docs" / "architecture.md").read_text()
+    files = {str(f.relative_to(REPO)) for root in ("contextkit", "tracing", "viewer") for f in (REPO / root).rglob("*.py")}
+    dirs = {str(f.parent.relative_to(REPO)) + "/" for f in map(REPO.joinpath, files)}
+    named = set(re.findall(r"`((?:[\w]+/)*\w+(?:\.py|/))`", page))
+    assert len(named) > 60
+    missing = {n for n in named if not any(f == n or f.endswith("/" + n) for f in files | dirs)}
+    assert not missing, f"docs/architecture.md names what is not there: {sorted(missing)}"
 
 
 def test_the_wheel_ships_the_docs_and_contextkit_docs_prints_them(tmp_path):

@@ -55,6 +55,13 @@ def test_the_wheel_holds_only_contextkit(tmp_path):
     assert tops == {"contextkit"}
     for must in ("contextkit/tracing/store.py", "contextkit/viewer/app.py", "contextkit/viewer/views/replay.py"):
         assert must in names
+    # the demo's project is package data: every file of it, and nothing at contextkit/demo
+    project = REPO / "contextkit" / "_demo" / "project"
+    shipped = {f"contextkit/_demo/project/{f.relative_to(project).as_posix()}" for f in project.rglob("*")
+               if f.is_file() and "__pycache__" not in f.parts}
+    assert len(shipped) >= 19 and "contextkit/_demo/project/tests/test_invoice.py" in shipped
+    assert shipped <= set(names), sorted(shipped - set(names))
+    assert not [n for n in names if n.startswith("contextkit/demo/")]
 
 
 # ---------------------------------------------------------------------------- no import cycles

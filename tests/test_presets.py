@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from contextkit import PRESETS, Session
 from helpers import conversation
 
@@ -21,8 +23,11 @@ def tool_states(s: Session) -> list[str]:
 
 
 def test_every_preset_is_documented():
+    page = (Path(__file__).parent.parent / "docs" / "policies.md").read_text()
+    assert {"default", "none", "observation-masking"} <= set(PRESETS)
     for name, p in PRESETS.items():
         assert p.name == name and p.description and p.source
+        assert f"`{name}`" in page, f"docs/policies.md does not name the preset {name}"
 
 
 def test_observation_masking_keeps_the_last_ten():

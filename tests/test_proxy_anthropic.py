@@ -170,5 +170,5 @@ def test_what_the_engine_did_not_edit_is_the_callers_own_object_on_every_call(co
         sys_blocks, request = request_at(system, msgs, k)  # fresh objects every time
         sent = anthropic.prepare(session, request, system=sys_blocks)
         kept = [i for i, (a, b) in enumerate(zip(sent, request)) if a == b]
-        assert all(sent[i] is request[i] for i in kept), f"turn {k}"
+        assert kept and all(sent[i] is request[i] for i in kept), f"turn {k}"
     assert len(kept) < len(request)  # and some were edited

@@ -171,7 +171,7 @@ def test_placeholders_carry_no_secret(traced_runs):
     previews) never holds a piece of a secret, before any masking."""
     sessions = traced_runs[2]
     for name, s in sessions.items():
-        for seg in s.ledger.segments:
-            if seg.state == "pruned" and seg.sent_message:
-                text = str(seg.sent_message.get("content"))
-                assert not leaks(text), f"{name}: {seg.handle} placeholder keeps {leaks(text)[:3]}"
+        placeholders = {seg.handle: str(seg.sent_message["content"]) for seg in s.ledger.segments if seg.state == "pruned"}
+        assert placeholders and all(h in text for h, text in placeholders.items()), name
+        for handle, text in placeholders.items():
+            assert not leaks(text), f"{name}: {handle} placeholder keeps {leaks(text)[:3]}"

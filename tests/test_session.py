@@ -49,12 +49,15 @@ def test_decisions_are_sticky_so_the_prefix_stays_byte_identical():
     msgs = conversation(n_tools=10)
     s = Session(Policy(keep_last=2, protect_recent_turns=0))
     outs = grow(s, msgs)
+    changed_in_all = 0
     for step, (prev, cur) in enumerate(zip(outs, outs[1:]), start=2):
         # every message sent before is sent again identically, except the ones pruned at this step
         pruned_now = {seg.index for seg in s.ledger if seg.pruned_at == step}
-        for i, (a, b) in enumerate(zip(prev, cur)):
-            if a != b:
-                assert i in pruned_now and "restore_context" in b["content"], (step, i)
+        changed = {i for i, (a, b) in enumerate(zip(prev, cur)) if a != b}
+        assert len(cur) > len(prev) and changed <= pruned_now, (step, changed, pruned_now)
+        assert all("restore_context" in cur[i]["content"] for i in changed), step
+        changed_in_all += len(changed)
+    assert changed_in_all >= 8  # results sent whole were pruned later: the check above had something to check
 
 
 def test_a_pruned_result_is_pruned_once_and_its_placeholder_never_changes():
@@ -86,9 +89,10 @@ def test_rebuilt_list_is_recognised_by_id_and_content():
     assert len(out) == len(shorter)
     assert all(seg.index == i for i, seg in enumerate(s.ledger))
     assert {seg.handle: seg.state for seg in s.ledger} == {h: st for h, st in handles.items() if h not in dropped}
-    for seg in s.ledger:
-        if seg.state == "pruned":
-            assert seg.handle in out[seg.index]["content"] and out[seg.index]["content"] != seg.original["content"]
+    pruned = [seg for seg in s.ledger if seg.state == "pruned"]
+    assert pruned
+    for seg in pruned:
+        assert seg.handle in out[seg.index]["content"] and out[seg.index]["content"] != shorter[seg.index]["content"]
 
 
 def test_agent_sending_back_our_output_keeps_decisions():

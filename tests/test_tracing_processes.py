@@ -46,7 +46,7 @@ def test_four_processes_write_one_store_while_a_reader_polls(tmp_path):
     store = TraceStore(db)
     runs = store.runs()
     assert sorted(r["name"] for r in runs) == [f"worker-{i}" for i in range(4)]
-    assert all(r["steps"] == 50 and r["status"] == "ok" and r["tool_calls"] == 49 for r in runs)
+    assert [(r["steps"], r["status"], r["tool_calls"]) for r in runs] == [(50, "ok", 49)] * 4, runs
     assert store.query("SELECT count(*) AS n FROM contexts")[0]["n"] == 200
     assert store.query("SELECT count(*) AS n FROM llm_calls")[0]["n"] == 200
     assert reads > 0, f"the reader never got in ({busy} busy)"

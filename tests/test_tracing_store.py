@@ -137,9 +137,9 @@ def test_hide_inputs_and_outputs_follow_openinference_env(store, monkeypatch):
     replay(s, msgs)
     finish(s)
     raw = store.raw_messages(s.id, 3)
-    assert [m["role"] for m in raw] == [m["role"] for m in msgs[:len(raw)]]
-    assert all(m["content"] == "__REDACTED__" for m in raw)
-    assert all(t["result"] == "__REDACTED__" for t in store.tool_calls(s.id))
+    assert len(raw) > 3 and [m["role"] for m in raw] == [m["role"] for m in msgs[:len(raw)]]
+    assert {m["content"] for m in raw} == {"__REDACTED__"}
+    assert {t["result"] for t in store.tool_calls(s.id)} == {"__REDACTED__"}
     assert store.steps(s.id)[0]["output"]["content"] == "__REDACTED__"
 
 

@@ -3,7 +3,8 @@
 Environment: `CONTEXTKIT_TRACING=off`, `CONTEXTKIT_TRACE_DB` (a path, or `off` for no store),
 `CONTEXTKIT_TRACE_FLUSH_MS`, `CONTEXTKIT_LLM_SPANS` (auto/on/off), `CONTEXTKIT_MASK_SECRETS`
 (on/off), the standard `OTEL_EXPORTER_OTLP_*`, `OTEL_TRACES_EXPORTER`, `OTEL_SERVICE_NAME`, the
-Datadog shortcut `DD_API_KEY` + `DD_SITE` (+ `DD_LLMOBS_ML_APP`), and OpenInference's hide switches.
+Datadog shortcut `DD_API_KEY` + `DD_SITE` (+ `DD_LLMOBS_ML_APP`), and OpenInference's hide switches,
+each declared once in contextkit/settings.py (docs/settings.md lists them).
 """
 
 from __future__ import annotations
@@ -13,27 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from contextkit import settings as S
 from contextkit.errors import ContextkitError
 
 DEFAULT_DB = os.path.join(".contextkit", "traces.duckdb")
-_OFF = ("off", "0", "false", "no", "none", "")
 
 
 class TracingConfigError(ContextkitError, ValueError):
     """A tracing setting is wrong (names the setting)."""
 
 
-def _flag(name: str, default: bool) -> bool:
-    v = os.environ.get(name)
-    if v is None:
-        return default
-    return v.strip().lower() not in _OFF
-
-
 def default_db_path() -> str | None:
     """`CONTEXTKIT_TRACE_DB`, else ./.contextkit/traces.duckdb; None when set to off."""
-    v = os.environ.get("CONTEXTKIT_TRACE_DB")
-    if v is not None and v.strip().lower() in _OFF:
+    v = S.TRACE_DB.raw()
+    if v is not None and v.strip().lower() in S.OFF:
         return None
     return str(Path(v or DEFAULT_DB).expanduser().resolve())
 
@@ -64,9 +58,9 @@ class TracingConfig:
     otlp: OTLPSettings | None = None  # None: no OTLP export
     service_name: str = "contextkit"
     project_name: str | None = None  # Phoenix project (openinference.project.name); default service_name
-    mask_secrets: bool = True
-    llm_spans: str = "auto"  # "auto": none of ours when openinference-instrumentation-litellm is active
-    flush_interval_ms: int = 500
+    mask_secrets: bool = S.MASK_SECRETS.default
+    llm_spans: str = S.LLM_SPANS.default  # "auto": none of ours when openinference-instrumentation-litellm is active
+    flush_interval_ms: int = S.TRACE_FLUSH_MS.default
     shutdown_timeout_s: float = 10.0  # at exit: the local store may take this long to write its last batch
     otlp_shutdown_s: float = 3.0  # at exit: what an OTLP endpoint (maybe dead) gets
     tracer_provider: Any = None  # attach to this SDK TracerProvider instead of making our own
@@ -80,18 +74,16 @@ class TracingConfig:
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "TracingConfig":
-        env = os.environ
         cfg = cls()
         cfg.db_path = default_db_path()
-        cfg.service_name = env.get("OTEL_SERVICE_NAME") or env.get("DD_LLMOBS_ML_APP") or "contextkit"
-        cfg.project_name = env.get("PHOENIX_PROJECT_NAME") or None
-        cfg.mask_secrets = _flag("CONTEXTKIT_MASK_SECRETS", True)
-        cfg.llm_spans = (env.get("CONTEXTKIT_LLM_SPANS") or "auto").strip().lower()
-        if env.get("CONTEXTKIT_TRACE_FLUSH_MS"):
-            try:
-                cfg.flush_interval_ms = int(env["CONTEXTKIT_TRACE_FLUSH_MS"])
-            except ValueError:
-                raise TracingConfigError("must be an integer (milliseconds)", "CONTEXTKIT_TRACE_FLUSH_MS") from None
+        cfg.service_name = S.SERVICE_NAME.get() or S.DD_ML_APP.get() or "contextkit"
+        cfg.project_name = S.PHOENIX_PROJECT.get()
+        cfg.mask_secrets = S.MASK_SECRETS.get()
+        cfg.llm_spans = S.LLM_SPANS.get().lower()
+        try:
+            cfg.flush_interval_ms = S.TRACE_FLUSH_MS.get()
+        except ValueError:
+            raise TracingConfigError("must be an integer (milliseconds)", S.TRACE_FLUSH_MS.name) from None
         cfg.otlp = otlp_from_env()
         for k, v in overrides.items():
             if not hasattr(cfg, k):
@@ -110,14 +102,13 @@ class TracingConfig:
 
 def otlp_from_env() -> OTLPSettings | None:
     """OTLP export is on when an OTLP endpoint or DD_API_KEY is set, unless OTEL_TRACES_EXPORTER=none."""
-    env = os.environ
-    exporters = (env.get("OTEL_TRACES_EXPORTER") or "").lower()
+    exporters = (S.TRACES_EXPORTER.get() or "").lower()
     if exporters in ("none",):
         return None
-    protocol = (env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf").strip()
-    endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-    base = env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-    dd_key = env.get("DD_API_KEY")
+    protocol = S.OTLP_TRACES_PROTOCOL.get() or S.OTLP_PROTOCOL.get()
+    endpoint = S.OTLP_TRACES_ENDPOINT.get()
+    base = S.OTLP_ENDPOINT.get()
+    dd_key = S.DD_API_KEY.get()
     if not (endpoint or base or dd_key or "otlp" in exporters):
         return None
     if protocol != "http/protobuf":
@@ -134,5 +125,5 @@ def otlp_from_env() -> OTLPSettings | None:
         s.datadog = True
         s.headers = {"dd-api-key": dd_key, "dd-otlp-source": "llmobs"}
         if not s.endpoint:  # direct to Datadog; a set endpoint means a local Agent or a proxy
-            s.endpoint = datadog_endpoint(env.get("DD_SITE") or "datadoghq.com")
+            s.endpoint = datadog_endpoint(S.DD_SITE.get())
     return s

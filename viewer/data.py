@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from . import composition as comp
+from contextkit import settings
 
-ENV_STORE = "CONTEXTKIT_VIEW_STORE"  # set by `contextkit view` for the app process
+from . import composition as comp
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def _store(path: str):
 
 def store_path() -> str:
     """The store this app shows: what `contextkit view` was given, else tracing's default."""
-    p = os.environ.get(ENV_STORE)
+    p = settings.VIEW_STORE.get()
     if p:
         return os.path.abspath(os.path.expanduser(p))
     from contextkit.tracing.store import TraceStore

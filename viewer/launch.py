@@ -16,6 +16,8 @@ import sys
 import webbrowser
 from pathlib import Path
 
+from contextkit import settings
+
 APP = Path(__file__).resolve().parent / "server.py"
 LOOPBACK = ("127.0.0.1", "localhost")
 THEME = {
@@ -116,8 +118,8 @@ def run(args: argparse.Namespace) -> int:
     if path and not os.path.exists(path):
         print(f"contextkit view: no trace store at {path} yet (the page says how to make one)", file=sys.stderr)
     print(f"contextkit viewer: {url}  (store: {path or 'off'})", flush=True)
-    env = dict(os.environ, CONTEXTKIT_VIEW_STORE=path or "",
-               CONTEXTKIT_VIEW_HOSTS=",".join(allowed_hosts(address, args.allow_host)))
+    env = settings.environment(CONTEXTKIT_VIEW_STORE=path or "",
+                               CONTEXTKIT_VIEW_HOSTS=",".join(allowed_hosts(address, args.allow_host)))
     cmd = command(port, address)
     if args.open:
         webbrowser.open(url)

@@ -9,17 +9,17 @@ without it, 127.0.0.1 and localhost.
 
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from contextkit import settings
 
 DEFAULT_HOSTS = ("127.0.0.1", "localhost")
 
 
 def allowed_hosts() -> list[str]:
-    given = [h.strip() for h in (os.environ.get("CONTEXTKIT_VIEW_HOSTS") or "").split(",") if h.strip()]
+    given = [h.strip() for h in (settings.VIEW_HOSTS.get() or "").split(",") if h.strip()]
     return given or list(DEFAULT_HOSTS)
 
 

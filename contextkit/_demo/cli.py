@@ -167,7 +167,7 @@ def _run(args: argparse.Namespace, policy: Any, model: str, scripted: bool) -> i
 
 
 def _run_faults(args: argparse.Namespace, policy: Any) -> int:
-    """`--faults`: the scripted agent among failing tools, every guard on (contextkit/demo/guarded.py)."""
+    """`--faults`: the scripted agent among failing tools, every guard on (contextkit/_demo/guarded.py)."""
     from . import guarded, scripted_model, summary, workspace
 
     store = _trace_store(args.store)
@@ -283,7 +283,9 @@ def _open_viewer(store: str, run_id: str) -> int:
 
 def _has_display() -> bool:
     """Whether a browser can open a window (never a console browser inside this terminal)."""
-    return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    from .. import settings
+
+    return sys.platform in ("darwin", "win32") or bool(settings.DISPLAY.get() or settings.WAYLAND_DISPLAY.get())
 
 
 def _fail(message: str) -> int:

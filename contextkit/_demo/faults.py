@@ -13,7 +13,7 @@ contextkit's guards catch each one (the same agent loop, tools and Session as th
     the run costs more than its budget          warned at 80%, paused, resumed by the "operator"
                                                 (Budget.on_pause -> session.resume), max_tokens capped
 
-The scripted model is stateless like the coder's (contextkit/demo/script.py): it reads the
+The scripted model is stateless like the coder's (contextkit/_demo/script.py): it reads the
 request contextkit sent and decides; the faulty tools are deterministic.
 """
 

@@ -25,7 +25,7 @@ _CALL_OVERHEAD = 3  # tokens a tool call's framing costs in the output
 
 
 class ScriptedCoder(CustomLLM):
-    """Deterministic: the same request gets the same answer (contextkit/demo/script.py)."""
+    """Deterministic: the same request gets the same answer (contextkit/_demo/script.py)."""
 
     def completion(self, model: str, messages: list, *args: Any, **kwargs: Any) -> litellm.ModelResponse:
         params = kwargs.get("optional_params") or {}

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from .. import settings
+
 _SKIP_DIRS = {"__pycache__", ".git", ".venv", "node_modules", ".mypy_cache", ".pytest_cache"}
 _MAX_READ = 200_000  # characters of one file
 _MAX_OUTPUT = 12_000  # characters of a command's output (head and tail kept)
@@ -90,7 +92,7 @@ class Toolbox:
 
     def run_command(self, command: str, timeout: float | None = None) -> str:
         limit = float(timeout) if timeout else self.command_timeout
-        env = dict(os.environ)
+        env = settings.environment()
         # `python` in a command is the interpreter running contextkit, with or without an active venv
         env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
         env["PYTHONDONTWRITEBYTECODE"] = "1"
