@@ -298,3 +298,44 @@ def test_replay_counts_reasoning_by_the_rule_code(monkeypatch, viewer_store):
     comp_df = data.composition(str(viewer_store.path), rid, ("test", last))
     shown = comp_df[(comp_df["step"] == last) & (comp_df["category"] == comp.REASONING)]["tokens"].sum()
     assert shown == want == comp.split(segs)[comp.REASONING]
+
+
+def test_flags_fit_notes_compaction_and_tool_guard_events_of_newer_stores_are_shown_and_older_ones_tolerated():
+    """Schema 4-7 columns (segment_states.flags, llm_calls.kind, contexts.notes, tool_spans.guard_events):
+    shown in words when the store has them; absent (NaN, None) on a schema-3 store, nothing shown."""
+    from contextkit.viewer import guards
+
+    assert guards.flags_text(["empty", "injection"]) == "empty result, instructions aimed at the model"
+    assert guards.flags_text(float("nan")) == guards.flags_text(None) == guards.flags_text([]) == ""
+    row = {"notes": ["fitted to 128,000 tokens: 3 oldest turns compacted"], "kind": "compaction"}
+    notes = guards.step_notes(row)
+    assert notes[0].startswith("a compaction call") and notes[1] == row["notes"][0]
+    assert guards.step_notes({"notes": float("nan"), "kind": float("nan")}) == []
+    tools = [{"step": 3, "name": "grep", "guard_events": '[{"kind": "breaker_open", "action": "reject", "seconds": 30}]'},
+             {"step": 4, "name": "cat", "guard_events": None}, {"step": 3, "name": "ls"}]
+    evs = guards.tool_events(tools, 3)
+    assert evs == [{"tool": "grep", "kind": "breaker_open", "action": "reject", "seconds": 30}]
+    level, _, text = guards.line(evs[0])
+    assert level == "error" and "circuit breaker open" in text and "tool grep" in text and "open for 30.0 s" in text
+    assert guards.tool_events(tools, 4) == []
+
+
+def test_the_runs_page_counts_guard_events_stored_on_tools(tmp_path, viewer_store):
+    """On a store whose tool_spans has guard_events (schema 7), a run's guard events include them."""
+    import shutil
+
+    import duckdb
+    from contextkit.viewer import data
+
+    path = tmp_path / "v7.duckdb"
+    shutil.copy(viewer_store.path, path)
+    rid = viewer_store.ids["default"]
+    before = data.runs.__wrapped__(str(path), ("x",)).set_index("run_id").loc[rid, "guard_events"]
+    con = duckdb.connect(str(path))
+    con.execute("ALTER TABLE tool_spans ADD COLUMN IF NOT EXISTS guard_events JSON")
+    con.execute("UPDATE tool_spans SET guard_events = '[{\"kind\": \"breaker_open\"}, {\"kind\": \"breaker_closed\"}]' "
+                "WHERE run_id = ? AND step = 2", [rid])
+    con.close()
+    after = data.runs.__wrapped__(str(path), ("y",)).set_index("run_id").loc[rid, "guard_events"]
+    n = len(TraceStore(path).query("SELECT 1 FROM tool_spans WHERE run_id = ? AND step = 2", [rid]))
+    assert n >= 1 and after == before + 2 * n

@@ -158,7 +158,24 @@ def runs(path: str, sig: tuple) -> pd.DataFrame:
     df["context"] = df["context"].map(_spark)
     for c in ("steps", "tool_calls", "errors", "guard_events", "unwritten"):
         df[c] = df[c].fillna(0).astype("int64")
+    tool = _tool_guard_events(path)
+    if tool:
+        df["guard_events"] += df["run_id"].map(tool).fillna(0).astype("int64")
     return df
+
+
+_TOOL_EVENTS_SQL = ("SELECT run_id, sum(coalesce(json_array_length(guard_events), 0)) AS n FROM tool_spans "
+                    "GROUP BY run_id")
+
+
+def _tool_guard_events(path: str) -> dict[str, int]:
+    """Guard events stored on tools (the circuit breaker's: tool_spans.guard_events, schema 7), per
+    run; {} on a store whose schema has no such column."""
+    store = _store(path)
+    cols = store.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'tool_spans'")
+    if "guard_events" not in {c["column_name"] for c in cols}:
+        return {}
+    return {r["run_id"]: int(r["n"] or 0) for r in store.query(_TOOL_EVENTS_SQL)}
 
 
 def saved_share(cost: pd.Series, saved: pd.Series) -> pd.Series:
@@ -206,7 +223,8 @@ def run_version(run: dict | pd.Series, sig: tuple) -> tuple:
 _STEP_COLUMNS = ["step", "started_at", "ended_at", "n_messages", "n_segments", "tokens_before", "tokens_after", "pruned",
                  "fallback", "context_error", "prepare_ms", "model", "provider", "latency_ms", "input_tokens",
                  "output_tokens", "reasoning_tokens", "cache_read_tokens", "cache_write_tokens", "usage_estimated", "cost_usd",
-                 "input_cost_usd", "saved_usd", "cost_note", "finish_reason", "error", "guard_events", "output", "response_model"]
+                 "input_cost_usd", "saved_usd", "cost_note", "finish_reason", "error", "guard_events", "output", "response_model",
+                 "notes", "kind"]  # notes (schema 6) and kind (schema 5): missing on older stores, NaN here
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -86,3 +86,59 @@ def line(ev: dict) -> tuple[str, str, str]:
     if ev.get("message"):
         text += f": {plain(ev['message'])}"
     return k.level, k.icon, text
+
+
+# ---------------------------------------------------------------------- what else a step carries (schema >= 4)
+
+FLAGS = {  # a tool result's fault flags (contextkit.faults): what each code means, in words
+    "empty": "empty result",
+    "truncated": "truncated",
+    "error": "an error in the output",
+    "injection": "instructions aimed at the model",
+    "stale": "stale (the same call answered differently later)",
+}
+
+
+def listed(v) -> list:
+    """A list column of the store as a list: [] where the store has no such column (a store older
+    than the column: NaN / None) or the value is empty."""
+    if v is None or isinstance(v, float) or isinstance(v, str):
+        return [v] if isinstance(v, str) and v else []
+    try:
+        return [x for x in v if x is not None]
+    except TypeError:
+        return []
+
+
+def flags_text(flags) -> str:
+    """A segment's fault flags as a short phrase ('' when none): codes from the store, shown in words."""
+    return ", ".join(FLAGS.get(str(f), str(f)) for f in listed(flags))
+
+
+def step_notes(row) -> list[str]:
+    """What fitting the window and compaction did at a step (the `notes` of the steps view; none on
+    stores before schema 6), and whether the call was a summariser's (`kind`, schema 5)."""
+    out = [str(n) for n in listed(row.get("notes"))]
+    if row.get("kind") == "compaction":
+        out.insert(0, "a compaction call: the summariser's own model call (its cost counts, it saves minus its cost)")
+    return out
+
+
+def tool_events(tool_calls: list[dict], step: int) -> list[dict]:
+    """Guard events stored on the tools that ran before `step`'s call (tool_spans.guard_events,
+    schema 7: the circuit breaker's), each with the tool's name."""
+    import json
+
+    out = []
+    for t in tool_calls:
+        if t.get("step") != step:
+            continue
+        evs = t.get("guard_events")
+        try:
+            evs = json.loads(evs) if isinstance(evs, str) else evs
+        except ValueError:
+            continue
+        for ev in evs or []:
+            if isinstance(ev, dict):
+                out.append({"tool": t.get("name"), **ev})
+    return out

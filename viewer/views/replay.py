@@ -66,15 +66,20 @@ def step_tiles(row: pd.Series, prev: pd.Series | None) -> None:
 
 def _line(s: dict, extra: str = "") -> str:
     tool = f" **{plain(s['tool_name'], one_line=True)}**" if s.get("tool_name") else ""
-    return f"#{s['index']} {plain(str(s['kind']).replace('_', ' '), one_line=True)}{tool} · {ui.tokens(s['tokens'])}{extra}"
+    flagged = guards.flags_text(s.get("flags"))
+    flagged = f" · :orange[flagged: {plain(flagged, one_line=True)}]" if flagged else ""
+    return f"#{s['index']} {plain(str(s['kind']).replace('_', ' '), one_line=True)}{tool} · {ui.tokens(s['tokens'])}{flagged}{extra}"
 
 
 def _why(s: dict) -> str:
     return f" → {ui.tokens(s['sent_tokens'])}: *{plain(s['reason'], one_line=True)}*"
 
 
-def changes(view: data.StepView, row: pd.Series) -> None:
-    """What changed since the previous step, as short lists."""
+def changes(view: data.StepView, row: pd.Series, tool_events: list[dict] = ()) -> None:
+    """What changed since the previous step, as short lists; what fitting the window, compaction
+    and the guards did at it."""
+    for note in guards.step_notes(row):
+        st.info(plain(note), icon=":material/compress:")
     d = data.diff(view)
     if not view.segments:
         st.caption("No manifest at this step.")
@@ -105,7 +110,7 @@ def changes(view: data.StepView, row: pd.Series) -> None:
         st.warning(f"Sent unpruned: {plain(row['fallback'])}", icon=":material/shield:")
     if isinstance(row.get("context_error"), str) and row["context_error"]:
         st.error(f"contextkit error (request sent unchanged): {plain(row['context_error'])}")
-    for ev in row["guard_events"] or []:
+    for ev in [*(row["guard_events"] or []), *tool_events]:
         level, icon, text = guards.line(ev)
         getattr(st, level)(text, icon=icon)
 
@@ -237,7 +242,7 @@ def show_run(state: data.StoreState, run: pd.Series) -> None:
         context_window(view, steps, row, run, limit)
     with right:
         st.markdown(f"#### What changed{' since step ' + str(options[k - 1]) if k else ''}")
-        changes(view, row)
+        changes(view, row, guards.tool_events(data.tool_calls(state.path, run["run_id"], version), step))
     across_steps(data.composition(state.path, run["run_id"], version), steps, step, limit)
 
     msgs, out = st.columns([3, 2], gap="large")
