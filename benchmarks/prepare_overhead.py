@@ -22,6 +22,10 @@ import tracemalloc
 import contextkit
 from _chain import by_size
 
+# gpt-4o's tokenizer and prices, with a window past this 341k-token conversation (fitting it to 128k
+# is what would happen for real, and not what this measures)
+WINDOW = 10_000_000
+
 
 def long_conversation(min_messages: int = 1500, min_tokens: int = 300_000) -> list[dict]:
     from contextkit.tokens import TokenCounter
@@ -44,7 +48,7 @@ def replay_times(msgs: list[dict], policy: str, recount_every: int, recount_last
     both are measured under the same machine load."""
     import litellm
 
-    s = contextkit.Session(policy, model="gpt-4o", tracing=False)
+    s = contextkit.Session(policy, model="gpt-4o", context_window=WINDOW, tracing=False)
     ends = [i for i, m in enumerate(msgs) if m["role"] == "assistant" and i > 0]
     out, recount, prev = [], [], 0
     for n, i in enumerate(ends):
@@ -64,7 +68,7 @@ def ledger_memory(msgs: list[dict], policy: str) -> int:
     The conversation's own strings belong to the caller and are shared, not counted."""
     gc.collect()
     tracemalloc.start()
-    s = contextkit.Session(policy, model="gpt-4o", tracing=False)
+    s = contextkit.Session(policy, model="gpt-4o", context_window=WINDOW, tracing=False)
     for i, m in enumerate(msgs):
         if m["role"] == "assistant" and i > 0:
             s.prepare(msgs[:i])

@@ -25,6 +25,10 @@ import tracemalloc
 os.environ.setdefault("CONTEXTKIT_TRACING", "off")
 
 import contextkit  # noqa: E402
+
+# gpt-4o's tokenizer and prices, with a window past these conversations (the longest is 3.8M tokens):
+# fitting to 128k is what would happen for real, and not what this measures
+WINDOW = 10_000_000
 from _chain import by_messages  # noqa: E402
 
 
@@ -43,7 +47,7 @@ def ends(msgs: list[dict]) -> list[int]:
 
 def incremental(msgs: list[dict], policy: str, last: int = 40) -> float:
     """Median seconds of the last `last` calls of an agent-style replay."""
-    s = contextkit.Session(policy, model="gpt-4o", tracing=False)
+    s = contextkit.Session(policy, model="gpt-4o", context_window=WINDOW, tracing=False)
     stops = ends(msgs)
     times = []
     for k, i in enumerate(stops):
@@ -59,7 +63,7 @@ def held_after_replay(msgs: list[dict], policy: str) -> int:
     """Bytes the session holds after an agent-style replay (traced memory with it alive minus after `del`)."""
     gc.collect()
     tracemalloc.start()
-    s = contextkit.Session(policy, model="gpt-4o", tracing=False)
+    s = contextkit.Session(policy, model="gpt-4o", context_window=WINDOW, tracing=False)
     for i in ends(msgs):
         s.prepare(msgs[:i])
     gc.collect()
@@ -77,7 +81,7 @@ def cold(msgs: list[dict], policy: str, repeats: int = 3) -> tuple[float, float]
 
     ours, theirs = [], []
     for _ in range(repeats):
-        s = contextkit.Session(policy, model="gpt-4o", tracing=False)
+        s = contextkit.Session(policy, model="gpt-4o", context_window=WINDOW, tracing=False)
         t0 = time.perf_counter()
         s.prepare(msgs)
         ours.append(time.perf_counter() - t0)
@@ -110,7 +114,7 @@ def completion_memory(msgs: list[dict], policy: str) -> tuple[int, int]:
     holder = {}
 
     def through(m):
-        s = holder.setdefault("s", contextkit.Session(policy, model="gpt-4o", tracing=False))
+        s = holder.setdefault("s", contextkit.Session(policy, model="gpt-4o", context_window=WINDOW, tracing=False))
         return s.completion(model="gpt-4o", messages=m, mock_response="ok")
 
     ours = run(through)

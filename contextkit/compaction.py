@@ -199,7 +199,7 @@ class Compactions:
 
     def region(self, ledger: Any) -> tuple[int, int] | None:
         """The next messages to compact: whole turns after the task (or after the last summary), up
-        to the newest turn start that leaves `keep_messages` and the latest turn as they are."""
+        to the newest assistant turn that leaves `keep_messages` and the latest turn as they are."""
         segs = ledger.segments
         live = self.live()
         start = max(c.end for c in live) if live else ledger.first_user + 1
@@ -209,8 +209,9 @@ class Compactions:
         limit = min(last_assistant, len(segs) - self.compactor.keep_messages)
         if ledger.last_user >= start:
             limit = min(limit, ledger.last_user)
-        end = max((s.index for s in segs[start:limit + 1] if s.role in ("assistant", "user") and s.index > start),
-                  default=-1)
+        # the region ends where an assistant turn starts: every tool result before it is inside,
+        # and a wire shape that folds results and text into one message (Anthropic) splits nowhere
+        end = max((s.index for s in segs[start:limit + 1] if s.role == "assistant" and s.index > start), default=-1)
         if end <= start:
             return None
         return start, end

@@ -102,9 +102,11 @@ class Session:
         for malformed input; any internal error sends `messages` unchanged and is recorded."""
         return self._prepare(messages)[0]
 
-    def _prepare(self, messages: list[dict], fit: FitRequest | None = None) -> tuple[list[dict], PrepareReport]:
+    def _prepare(self, messages: list[dict], fit: FitRequest | None = None, splice: bool = True) -> tuple[list[dict], PrepareReport]:
         """`prepare` and the report of this very call (another thread may prepare right after).
-        `fit`: what the call will ask for (Session.completion knows max_tokens and the tools)."""
+        `fit`: what the call will ask for (Session.completion knows max_tokens and the tools).
+        `splice=False`: the list keeps one message per message given, summaries left out (an adapter
+        to another wire shape puts them in itself: `compactions()`)."""
         with self._lock:
             t0 = time.perf_counter()
             step = self.step + 1
@@ -133,7 +135,7 @@ class Session:
                     if validity.introduced_problem(out, messages):
                         out = self.editor.sent_unchanged(messages)
                         report.fallback = f"the request would have been invalid ({problem}); sent unchanged"
-                out = self._fit(out, messages, report, fit or FitRequest(self.model))
+                out = self._fit(out, messages, report, fit or FitRequest(self.model), splice)
             except ContextOverflowError:
                 raise  # the request cannot fit the window: nothing is sent
             except Exception as e:  # noqa: BLE001
@@ -162,7 +164,7 @@ class Session:
             self._cache.record(*self._cache.step_costs(led, new_from, editor.first_edit))
         return pruned
 
-    def _fit(self, out: list[dict], messages: list[dict], report: PrepareReport, req: FitRequest) -> list[dict]:
+    def _fit(self, out: list[dict], messages: list[dict], report: PrepareReport, req: FitRequest, splice: bool = True) -> list[dict]:
         """The request within the model's window (contextkit/fit.py): prune early, cut, compact, or
         raise ContextOverflowError before anything is sent. Summaries already made go in place."""
         comp = self._compactions
@@ -197,10 +199,15 @@ class Session:
             over = budget is not None and total() > budget.limit
             if over or (trigger is not None and total() > trigger):
                 self._compact(out, report)
-            out = comp.splice(out)
+            if splice:
+                out = comp.splice(out)
         if budget is not None and total() > budget.limit:
             raise ContextOverflowError(total() + budget.output + budget.extra, budget.window, budget.output)
         return out
+
+    def compactions(self) -> list[Compaction]:
+        """The summaries sent in place of old turns (each: `start`, `end` indices, `message`)."""
+        return self._compactions.live() if self._compactions is not None else []
 
     def _budget(self, req: FitRequest) -> fit_mod.Budget | None:
         model = req.model or self.model

@@ -166,3 +166,21 @@ def test_bad_compactor_is_refused():
 
     with pytest.raises(PolicyConfigError, match="Session.compactor"):
         Session(compactor=42, tracing=False)
+
+
+def test_eval_counts_the_compactors_own_tokens_as_input(trajectories):
+    from contextkit.evaluation import evaluate
+
+    traj = next(t for t in trajectories if len(t["messages"]) > 100)
+    seen = []
+
+    def summarize(messages):
+        seen.append(sum(len(str(m.get("content"))) for m in messages))
+        return "Summary of the work so far."
+
+    result = evaluate([traj], ["default"], compactor=Compactor(summarize, trigger_tokens=20_000, keep_messages=10))
+    assert seen  # it compacted
+    charged = [r for r in result.steps if r.compactor_tokens]
+    assert len(charged) == len(seen) and all(r.compactor_tokens > 1000 for r in charged)
+    assert all(r.input_tokens > r.compactor_tokens and r.cache_cost >= 1.25 * r.compactor_tokens for r in charged)
+    assert result["default"].invalid_requests == 0

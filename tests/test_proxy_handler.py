@@ -309,3 +309,51 @@ def test_unedited_chat_messages_are_this_requests_own_objects(convo):
         _done(gw, data)
         assert all(a is b for a, b in zip(sent, request) if a == b), f"turn {k}"
     assert any(a != b for a, b in zip(sent, request))
+
+
+# ---------------------------------------------------------------------------- fitting the window, compaction
+
+
+def _summary(messages: list[dict]) -> str:
+    return f"Summary: {len(messages)} earlier messages of the agent's work."
+
+
+def test_what_cannot_fit_is_refused_with_a_400_naming_the_window(convo):
+    from fastapi import HTTPException
+
+    msgs, tools, _ = convo
+    huge = [msgs[0], {"role": "user", "content": " ".join(f"word{k}" for k in range(200_000))}]
+    with pytest.raises(HTTPException) as err:
+        _pre(_gateway(), _data(huge, tools, max_tokens=500))
+    assert err.value.status_code == 400 and err.value.detail["error"]["type"] == "context_overflow"
+    assert "128,000" in err.value.detail["error"]["message"]
+
+
+def test_the_gateway_compacts_and_every_replica_sends_the_same_summary(convo):
+    from contextkit import Compactor
+
+    msgs, tools, ends = convo
+    compactor = Compactor(_summary, trigger_tokens=3_000, keep_messages=6)
+    first, second = _gateway(compactor=compactor), _gateway(compactor=compactor)
+    data = _data(msgs[: ends[-1]], tools)
+    out = _pre(first, data)["messages"]
+    assert len(out) < ends[-1] and any("compacted" in str(m.get("content")) for m in out)
+    again = _pre(second, _data(msgs[: ends[-1]], tools))["messages"]  # a replica seeing it cold
+    assert json.dumps(again) == json.dumps(out)
+
+
+def test_the_messages_route_compacts_whole_anthropic_turns(convo):
+    from contextkit import Compactor
+    from contextkit.anthropic import problem
+
+    msgs, tools, _ = convo
+    system, convo_msgs = anthropic_conversation(msgs, turns=20)
+    sys_blocks, request = request_at(system, convo_msgs, 20)
+    gw = _gateway(compactor=Compactor(_summary, trigger_tokens=3_000, keep_messages=4))
+    data = {"model": "gpt-test", "system": sys_blocks, "messages": request, "tools": anthropic_tools(tools),
+            "litellm_call_id": f"call-{next(_ids)}", "proxy_server_request": {"headers": {}}}
+    out = _pre(gw, data, "anthropic_messages")["messages"]
+    summaries = [m for m in out if m["role"] == "user" and "compacted" in json.dumps(m["content"])]
+    assert len(summaries) == 1 and len(out) < len(request)
+    assert out[0] == request[0]  # the task stays as it was
+    assert problem(out) is None  # every tool_use still has its tool_result next

@@ -39,8 +39,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"'{RAW}' (no pruning), a preset name or a policy file (.toml/.yaml/.json); repeat to compare. "
         f"Default: {', '.join(default_policy_names())}",
     )
+    parser.add_argument("--model", metavar="M", help="the sessions' model (its context window and cache prices); default: none")
+    parser.add_argument("--compactor", metavar="C",
+                        help="compact old turns with this summariser model, or anthropic:MODEL / langchain:MODEL for "
+                             "those peers' triggers (the summariser is called through litellm: it needs its API key); "
+                             "its calls count as input cost")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--per-trajectory", action="store_true", help="also report each trajectory")
+
+
+def _compactor(spec: str | None):
+    if not spec:
+        return None
+    from ..compaction import Compactor
+
+    preset, _, model = spec.partition(":")
+    if model and preset in ("anthropic", "langchain"):
+        return getattr(Compactor, preset)(model)
+    return Compactor(spec)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     from .replay import evaluate
     from .report import format_table
 
-    result = evaluate(args.paths, args.policy, progress=not args.json and sys.stderr.isatty(), keep_steps=False)
+    result = evaluate(args.paths, args.policy, progress=not args.json and sys.stderr.isatty(), keep_steps=False,
+                      model=args.model, compactor=_compactor(args.compactor))
     if not result.trajectories:
         raise TrajectoryError(f"{', '.join(args.paths)}: no run to replay (no trajectory with a model call)")
     if args.json:

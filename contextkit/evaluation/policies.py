@@ -40,13 +40,16 @@ class Runner:
     label: str
     policy: Policy | None  # None for raw and custom functions
     factory: Callable[[], Prepare] | None = None  # custom functions only
+    model: str | None = None  # the sessions' model: its window (fit, compaction triggers) and cache prices
+    compactor: Any = None  # a compactor for the sessions (contextkit.Compactor, a model name or a function)
 
     def start(self) -> tuple[Prepare, Any]:
         """A fresh prepare function for one trajectory, and the Session behind it (if any)."""
         if self.policy is not None:
             from ..session import Session
 
-            session = Session(self.policy, tracing=False)  # replays must not land in the user's trace store
+            # replays must not land in the user's trace store
+            session = Session(self.policy, tracing=False, model=self.model, compactor=self.compactor)
             return session.prepare, session
         if self.factory is not None:
             fn = self.factory()

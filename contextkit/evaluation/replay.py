@@ -108,6 +108,7 @@ def replay(traj: Trajectory, runner: Runner, facts: _Facts, totals: Totals, rows
     msgs = traj.messages
     prev: list[dict] = []
     totals.trajectories += 1
+    summarised = 0  # the session's compaction steps counted so far
     for step, ((i, raw, raw_cost, need), lines) in enumerate(zip(facts.calls, facts.lines), 1):
         t0 = time.perf_counter()
         try:
@@ -119,6 +120,10 @@ def replay(traj: Trajectory, runner: Runner, facts: _Facts, totals: Totals, rows
         total = sum(sizes)
         read = sum(sizes[: facts.lead_run(sent, prev)])
         prev = sent
+        compactor_tokens = 0  # a summariser's call is input too: a request of its own, nothing cached
+        if session is not None and len(session.steps) > summarised:
+            compactor_tokens = sum(r.input_tokens or 0 for r in session.steps[summarised:] if r.kind == "compaction")
+            summarised = len(session.steps)
         kept = verbatim = 0
         if need:
             present = "\n".join(facts.text(m) for m in sent)
@@ -135,9 +140,9 @@ def replay(traj: Trajectory, runner: Runner, facts: _Facts, totals: Totals, rows
             step=step,
             message_index=i,
             raw_tokens=raw,
-            input_tokens=total,
+            input_tokens=total + compactor_tokens,
             cache_read_tokens=read,
-            cache_cost=cache_cost(read, total),
+            cache_cost=cache_cost(read, total + compactor_tokens),
             raw_cache_cost=raw_cost,
             needed=len(need),
             kept=kept,
@@ -145,6 +150,7 @@ def replay(traj: Trajectory, runner: Runner, facts: _Facts, totals: Totals, rows
             valid=is_valid(sent),
             pruned=pruned,
             note=note,
+            compactor_tokens=compactor_tokens,
         )
         totals.add_step(row, spent)
         if rows is not None:
@@ -157,6 +163,8 @@ def evaluate(
     *,
     progress: bool = False,
     keep_steps: bool = True,
+    model: str | None = None,
+    compactor: Any = None,
 ) -> EvalResult:
     """Replay `trajectories` through `policies` and score them as the reference judge does.
 
@@ -164,10 +172,14 @@ def evaluate(
     trace stores). `policies`: a list of specs, each 'raw', a preset name, a policy file path, a
     `Policy`, a config dict, or a factory returning a `messages -> messages` function; or a
     {label: spec} dict to name them; None means raw + every preset. `progress` shows a tqdm bar on
-    stderr. `keep_steps=False` keeps only the sums (for very large stores).
+    stderr. `keep_steps=False` keeps only the sums (for very large stores). `model`: the sessions'
+    model (its window, for fitting and compaction triggers; its cache prices). `compactor`: what
+    `Session(compactor=...)` takes; a summariser's call counts as input, written to the cache.
     """
     started = time.perf_counter()
     runners = resolve_runners(policies)
+    for r in runners:
+        r.model, r.compactor = model, compactor
     trajs = _trajectories(trajectories)
     tokens = TextTokens()
     totals = {r.label: Totals(r.label) for r in runners}

@@ -32,7 +32,8 @@ class StepRow:
     kept_verbatim: int  # of those, still sent inside recorded content (the judge's verbatim_retention)
     valid: bool  # OpenAI tool-call pairing holds
     pruned: int  # results the policy pruned at this step
-    note: str = ""  # the session's fallback or internal error at this step, if any
+    note: str = ""
+    compactor_tokens: int = 0  # input of a summariser's call at this step (counted in input_tokens and cache_cost)  # the session's fallback or internal error at this step, if any
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -17,6 +17,7 @@ fails inside the handler sends the request unchanged (fail-open), and is counted
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import socket
@@ -27,11 +28,13 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from fastapi import HTTPException
 from litellm.integrations.custom_logger import CustomLogger
 
 from ..anthropic import edited_indices
 from ..config import resolve_policy
-from ..errors import InvalidMessagesError, UnknownHandleError
+from ..errors import ContextOverflowError, InvalidMessagesError, UnknownHandleError
+from ..fit import FitRequest
 from ..presets import PRESETS
 from ..records import StepRecord
 from ..restore import RESTORE_TOOL_NAME
@@ -91,6 +94,9 @@ class Gateway(CustomLogger):
             return data
         try:
             call = await self._prepare(shape, data, user_api_key_dict)
+        except ContextOverflowError as e:  # nothing can make it fit: say so before the provider is asked
+            self.stats["overflow"] += 1
+            raise HTTPException(status_code=400, detail={"error": {"type": "context_overflow", "message": str(e)}}) from e
         except InvalidMessagesError as e:  # the client's mistake: the provider answers it, in its own words
             self.stats["invalid"] += 1
             log.warning("contextkit: request sent unchanged: %s", e)
@@ -124,8 +130,11 @@ class Gateway(CustomLogger):
         if live is not None and (live.model != (model or None) or live.policy is not policy or _seen_turn(live, turn)):
             live.close()  # another model or policy, or a retry of a turn it answered: a fresh replay decides
             live = None
-        session, out, edited = await asyncio.to_thread(self._run, live, key, model, policy, turn, messages, shape, data, user)
+        fit = _fit_request(data, model)
+        session, out, edited = await asyncio.to_thread(self._run, live, key, model, policy, turn, messages, shape, data, user, fit)
         sent, fallback = shape.back(data, view, out, edited)
+        if session.compactions():
+            sent = shape.splice(sent, view, session.compactions())
         if fallback:
             self.note_error(fallback)
         self.stats["requests"] += 1
@@ -135,7 +144,7 @@ class Gateway(CustomLogger):
         return _Call(call_id, key, shape, session, data, sent, tools, model, bool(data.get("stream")))
 
     def _run(self, live: Session | None, key: str, model: str, policy: Any, turn: int, messages: list,
-             shape: Any, data: dict, user: Any) -> tuple[Session, list, set[int] | None]:
+             shape: Any, data: dict, user: Any, fit: FitRequest | None = None) -> tuple[Session, list, set[int] | None]:
         """On a worker thread: the live session if it can take this request, else a fresh one.
         A live session whose last list this request does not extend (an edited history, a retry of
         an earlier turn) could decide differently from a replica seeing it for the first time: the
@@ -146,8 +155,8 @@ class Gateway(CustomLogger):
                 session = self._new_session(key, model, policy, shape, data, user)
             session.step = turn  # the step is the conversation's turn, on every replica
             try:
-                out = session.prepare(messages)
-            except InvalidMessagesError:
+                out, _ = session._prepare(messages, fit, splice=False)  # summaries go in per wire shape (shape.splice)
+            except (InvalidMessagesError, ContextOverflowError):
                 self._put_back(key, session, fresh=session is not live)
                 raise
             if session is live and session.ledger.rewound and attempt == 0:
@@ -162,7 +171,7 @@ class Gateway(CustomLogger):
                 "model_group": data.get("model"), "replica": self.replica}
         user_id = getattr(user, "user_id", None) or getattr(user, "key_alias", None)
         return Session(policy, model=model or None, name=f"litellm-proxy {shape.route}", session_id=key,
-                       tracing=self.tracing, metadata=meta, user_id=user_id)
+                       tracing=self.tracing, metadata=meta, user_id=user_id, compactor=self.settings.compactor)
 
     def _put_back(self, key: str, session: Session, fresh: bool) -> None:
         if fresh and not session.reports:
@@ -318,6 +327,18 @@ class Gateway(CustomLogger):
         cutoff = time.time() - _STALE_S
         for k in [k for k, c in self._calls.items() if c.started < cutoff]:
             self._calls.pop(k, None)
+
+
+def _fit_request(data: dict, model: str) -> FitRequest:
+    """What the request asks for, for fitting the model's window (contextkit/fit.py)."""
+    out = data.get("max_completion_tokens") or data.get("max_tokens")
+    tools = data.get("tools")
+    extra = 0
+    if isinstance(tools, list) and tools:
+        from ..tokens import TokenCounter
+
+        extra = TokenCounter(model or None).count(json.dumps(tools, ensure_ascii=False, default=str))
+    return FitRequest(model or None, out if isinstance(out, int) else None, extra)
 
 
 def _seen_turn(session: Session, turn: int) -> bool:

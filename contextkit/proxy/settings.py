@@ -26,6 +26,7 @@ class Settings:
     max_sessions: int = 256  # CONTEXTKIT_PROXY_SESSIONS: live conversations kept in memory (an LRU)
     max_restores: int = 3  # CONTEXTKIT_PROXY_MAX_RESTORES: restore rounds the proxy answers per request
     fail_closed: bool = False  # CONTEXTKIT_FAIL_CLOSED: a handler error fails the request instead of sending it unchanged
+    compactor: str | None = None  # CONTEXTKIT_COMPACTOR: a model (through the proxy's litellm) that summarises old turns
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -41,6 +42,8 @@ class Settings:
                     found[name] = int(env[var])
                 except ValueError:
                     raise PolicyConfigError(f"must be an integer, got {env[var]!r}", var) from None
+        if env.get("CONTEXTKIT_COMPACTOR", "").strip():
+            found["compactor"] = env["CONTEXTKIT_COMPACTOR"].strip()
         if env.get("CONTEXTKIT_FAIL_CLOSED") is not None:
             found["fail_closed"] = env["CONTEXTKIT_FAIL_CLOSED"].strip().lower() not in _OFF
         unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}

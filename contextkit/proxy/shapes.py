@@ -99,6 +99,11 @@ class Chat:
                 sent[i] = dict(o) if view is messages else _remarked(messages[i], v, o)
         return sent, None
 
+    def splice(self, sent: list[dict], view: Any, compactions: list) -> list[dict]:
+        """`sent` with each summary in place of the messages it stands for (the engine's indices are
+        the client's here)."""
+        return _splice(sent, [(c.start, c.end, dict(c.message)) for c in compactions])
+
     def tools(self, tools: Any) -> list | None:
         """The client's tools plus restore_context; None when there are none (nothing to prune) or
         the client has a restore_context of its own."""
@@ -146,6 +151,20 @@ class Chat:
 
     def answer(self, original: Mapping) -> Any:
         return original.get("content")
+
+
+def _splice(sent: list[dict], spans: list[tuple[int, int, dict]]) -> list[dict]:
+    """`sent` with each (start, end, message) span replaced by its message."""
+    if not spans:
+        return sent
+    out: list[dict] = []
+    at = 0
+    for start, end, message in sorted(spans, key=lambda s: s[0]):
+        out.extend(sent[at:start])
+        out.append(message)
+        at = end
+    out.extend(sent[at:])
+    return out
 
 
 def chat_followup(assistant: dict, calls: list[RestoreCall], answers: list[Any]) -> list[dict]:
@@ -201,6 +220,22 @@ class Messages:
         if p is not None:
             return messages, f"the request would break Anthropic's rules ({p}); sent unchanged"
         return sent, None
+
+    def splice(self, sent: list[dict], view: Any, compactions: list) -> list[dict]:
+        """`sent` (Anthropic messages) with each summary, as a user text block, in place of the
+        Anthropic messages its engine messages came from. A summary whose ends fall inside one
+        Anthropic message (a result and a text in one user turn) is left out: nothing is lost, it
+        just saves nothing this time."""
+        spans = []
+        for c in compactions:
+            first = view.origin[c.start][0]
+            end = view.origin[c.end][0] if c.end < len(view.origin) else len(sent)
+            whole = (view.origin[c.start][1] is None and (c.end >= len(view.origin) or view.origin[c.end][1] is None)
+                     and all(view.origin[j][0] < end for j in range(c.start, c.end)))
+            if first >= 0 and whole and end > first:
+                text = content_text(c.message.get("content"))
+                spans.append((first, end, {"role": "user", "content": [{"type": "text", "text": text}]}))
+        return _splice(sent, spans)
 
     def tools(self, tools: Any) -> list | None:
         if not isinstance(tools, list) or not tools:
