@@ -9,7 +9,6 @@ About 12 s on 2 cores (most of it the demo's own process: litellm's import, 37 s
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import subprocess
@@ -43,6 +42,8 @@ def demo(tmp_path_factory):
     kept = re.search(r"^Workspace kept: (.+)$", done.stdout, re.M)
     store = TraceStore(tmp / "traces.duckdb")
     runs = store.runs() if (tmp / "traces.duckdb").exists() else []
+    import json
+
     main = [r for r in runs if "comparison" not in json.loads(r["tags"] or "[]")]
     baseline = [r for r in runs if "comparison" in json.loads(r["tags"] or "[]")]
     return SimpleNamespace(done=done, out=done.stdout, store=store, runs=runs, run=main[0] if main else None,
@@ -69,6 +70,8 @@ def test_the_fix_really_makes_the_projects_tests_pass(demo, tmp_path):
 
 
 def test_the_store_holds_the_run(demo):
+    import json
+
     run, base = demo.run, demo.baseline
     assert len(demo.runs) == 2 and run["status"] == "ok"
     # the head-to-head run without pruning is stored too, tagged, and names the run it is compared with
