@@ -92,7 +92,7 @@ def record(session: Any, response: Any, kwargs: dict) -> Any:
 
 
 def call(session: Any, fn: Callable[..., Any], kwargs: dict) -> Any:
-    step = _Step(session, kwargs)
+    step = _Step(session, kwargs, router=_router(fn))
     step.guard()  # may block this thread: a paused or throttled budget
     while True:
         try:
@@ -107,7 +107,7 @@ def call(session: Any, fn: Callable[..., Any], kwargs: dict) -> Any:
 
 
 async def acall(session: Any, fn: Callable[..., Any], kwargs: dict) -> Any:
-    step = _Step(session, kwargs)
+    step = _Step(session, kwargs, router=_router(fn))
     await step.aguard()
     while True:
         try:
@@ -133,8 +133,10 @@ def _end_open_stream(session: Any) -> None:
 class _Step:
     """One model call in flight: the request as sent, and how to record it when it ends."""
 
-    def __init__(self, session: Any, kwargs: dict, prepared: tuple[list[dict], PrepareReport] | None = None):
-        """`prepared`: the (sent, report) of a prepare already done, for a call already made (`record`)."""
+    def __init__(self, session: Any, kwargs: dict, prepared: tuple[list[dict], PrepareReport] | None = None,
+                 router: Any = None):
+        """`prepared`: the (sent, report) of a prepare already done, for a call already made (`record`);
+        `router`: the litellm Router whose method is called (its model groups are priced as their deployments)."""
         _end_open_stream(session)
         _guards.check_config(session.budget, session.loop_guard, getattr(session, "breaker", None))
         if session.prices:
@@ -167,6 +169,7 @@ class _Step:
         self._latency_ms: float | None = None
         api_base = kwargs.get("api_base") or kwargs.get("base_url")
         self.bare, self.provider = _cost.resolve_provider(self.model, kwargs.get("custom_llm_provider"), api_base)
+        self.alias = self._price_as_deployment(router)
         self.asked_usage = False if made else self._ask_stream_usage(api_base)
         self.started_at = time.time()
         self.t0 = time.perf_counter()
@@ -178,6 +181,26 @@ class _Step:
             self.started_at = time.time() - latency_ms / 1000
 
     # ------------------------------------------------------------------ before the call
+
+    def _price_as_deployment(self, router: Any) -> bool:
+        """A Router's model group (or a name litellm answered as another model before) is priced as
+        the model behind it; of several deployments, the dearest (a budget must not be overshot).
+        True when the name as called is such an alias."""
+        if _cost.user_prices(self.session.prices, self.model, self.bare) is not None:
+            return False  # the user priced the name as called
+        targets = _cost.router_models(router, self.model) if router is not None else []
+        if not targets and self.provider is None and _cost.alias_target(self.model):
+            targets = [_cost.alias_target(self.model)]
+        best, dearest = None, -1.0
+        for target in targets:
+            bare, provider = _cost.resolve_provider(target)
+            r = _cost.per_token(target, provider, bare, self.session.prices)
+            if r is not None and r[0] + r[1] > dearest:
+                best, dearest = (bare, provider), r[0] + r[1]
+        if best is None:
+            return bool(targets)
+        self.bare, self.provider = best
+        return True
 
     def _ask_stream_usage(self, api_base: str | None) -> bool:
         """Ask an OpenAI-compatible server for usage on a stream (see the module docstring)."""
@@ -306,7 +329,7 @@ class _Step:
         rec.response_message = message_dict(message) if message is not None else None
         rec.finish_reason = getattr(choice, "finish_reason", None) if choice is not None else None
         rec.response_model = getattr(response, "model", None)
-        self._account(rec, _cost.usage_from(getattr(response, "usage", None)))
+        self._account(rec, _cost.usage_from(getattr(response, "usage", None)), response)
         return rec
 
     def _stream_ended(self, chunks: list, stream: Any, error: BaseException | None, finished: bool, first_at: float | None) -> None:
@@ -322,14 +345,14 @@ class _Step:
                 rec.response_message = message_dict(choice.message) if choice is not None else None
                 rec.finish_reason = (getattr(choice, "finish_reason", None) if finished else None) if choice else None
             rec.response_model = getattr(chunks[0], "model", None) if chunks else None
-            self._account(rec, _stream_usage(chunks, stream))
+            self._account(rec, _stream_usage(chunks, stream), chunks[-1] if chunks else None)
         except Exception as e:  # noqa: BLE001
             log.warning("contextkit could not read the stream of step %s: %s", self.step, e)
             rec = self._base(cost_note=f"contextkit could not read the stream: {type(e).__name__}: {e}")
         self._record(rec)
 
-    def _account(self, rec: StepRecord, usage: _cost.Usage | None) -> None:
-        """Tokens (provider first, else counted locally) and their cost."""
+    def _account(self, rec: StepRecord, usage: _cost.Usage | None, response: Any = None) -> None:
+        """Tokens (provider first, else counted locally), their cost and what pruning saved."""
         if self.kwargs.get("mock_response") is not None:
             usage = None  # litellm's mock usage is a constant (10/20 tokens), not a count
         if usage is None or (usage.input_tokens == 0 and usage.output_tokens == 0):
@@ -337,10 +360,45 @@ class _Step:
         rec.input_tokens, rec.output_tokens = usage.input_tokens, usage.output_tokens
         rec.reasoning_tokens, rec.usage_estimated = usage.reasoning_tokens, usage.estimated
         rec.cache_read_tokens, rec.cache_write_tokens = usage.cache_read_tokens, usage.cache_write_tokens
-        c = _cost.step_cost(self.model, self.provider, self.bare, usage, self.session.prices)
+        bare, provider, c = self._cost(usage, response)
         rec.cost_usd, rec.input_cost_usd, rec.output_cost_usd, rec.cost_note = c.total, c.input, c.output, c.note
-        rates = _cost.per_token(self.model, self.provider, self.bare, self.session.prices)
-        rec.saved_usd = max(rec.tokens_before - rec.tokens_after, 0) * rates[0] if rates else None
+        rates = _cost.rates(self.model, provider, bare, self.session.prices)
+        rec.saved_usd = self._saved(rec, usage, rates) if rates is not None else None
+
+    def _cost(self, usage: _cost.Usage, response: Any) -> tuple[str, str | None, _cost.Cost]:
+        """(model, provider) the call is priced as, and its cost. A name litellm has no price for
+        that litellm answered as another model (a Router's model group, a proxy's name) is an
+        alias: billed with litellm's own `response_cost`, split into input and output as the model
+        that answered is priced when that agrees."""
+        prices = self.session.prices
+        bare, provider, alias = self.bare, self.provider, self.alias
+        served = _cost.served_model(response)
+        c = _cost.step_cost(self.model, provider, bare, usage, prices)
+        if served and (alias or c.total is None) and _cost.user_prices(prices, self.model, bare) is None:
+            sb, sp = _cost.resolve_provider(served)
+            by_served = _cost.step_cost(served, sp, sb, usage, prices)
+            if by_served.total is not None or c.total is None:
+                bare, provider, c, alias = sb, sp, by_served, True
+                _cost.remember_alias(self.model, served)
+        litellms = _cost.response_cost(response) if alias or c.total is None else None
+        if litellms is not None:
+            agrees = c.total is not None and abs(c.total - litellms) <= 1e-9 + 1e-6 * litellms
+            c = _cost.Cost(total=litellms, input=c.input if agrees else None, output=c.output if agrees else None,
+                           note=f"priced with litellm's response_cost ({self.model!r} is answered by {served or 'another model'})")
+        return bare, provider, c
+
+    def _saved(self, rec: StepRecord, usage: _cost.Usage, rates: _cost.Rates) -> float:
+        """What pruning saved on this call (contextkit/cost.py `saved_usd`, docs/cost.md): the
+        previous successful model call of the session says how the conversation grew and whether
+        this request's edits are new."""
+        pruned = max(rec.tokens_before - rec.tokens_after, 0)
+        prev = next((s for s in reversed(self.session.steps[-8:])
+                     if s.kind == "chat" and s.error is None and s.step < rec.step and s.prepare is not None), None)
+        if prev is None:
+            return _cost.saved_usd(usage, pruned, rates)
+        edited = pruned != max(prev.tokens_before - prev.tokens_after, 0)
+        warm = bool(prev.cache_read_tokens or prev.cache_write_tokens)
+        return _cost.saved_usd(usage, pruned, rates, grew=rec.tokens_before - prev.tokens_before, edited=edited, warm=warm)
 
     def _base(self, error: str | None = None, cost_note: str | None = None) -> StepRecord:
         report = self.report
@@ -374,6 +432,14 @@ class _Step:
         except Exception as e:  # noqa: BLE001 - bookkeeping
             log.warning("contextkit could not settle the budget for step %s: %s", self.step, e)
         self.session.record_step(rec)
+
+
+def _router(fn: Any) -> Any:
+    """The litellm Router whose bound method `fn` is (`router.completion`), else None."""
+    owner = getattr(fn, "__self__", None)
+    if owner is None or type(owner).__name__ != "Router":
+        return None
+    return owner if hasattr(owner, "get_model_list") else None
 
 
 def _carried_events(session: Any, report: PrepareReport) -> list[GuardEvent]:

@@ -234,6 +234,7 @@ def compaction_record(session: Any, facts: dict, summary: str, replaced: int, to
         bare, provider = cost.resolve_provider(rec.model)
         c = cost.step_cost(rec.model, provider, bare, usage, session.prices)
         rec.cost_usd, rec.input_cost_usd, rec.output_cost_usd, rec.cost_note = c.total, c.input, c.output, c.note
+        rec.saved_usd = -c.total if c.total is not None else None  # a call only compaction makes (docs/cost.md)
     else:
         rec.cost_note = "a summariser function of yours: no price"
     return rec

@@ -92,7 +92,7 @@ class StepRecord:
     cost_usd: float | None = None
     input_cost_usd: float | None = None
     output_cost_usd: float | None = None
-    saved_usd: float | None = None  # what the pruned tokens would have cost at the input price
+    saved_usd: float | None = None  # the call unpruned, with the provider's cache, minus its cost (docs/cost.md)
     cost_note: str | None = None  # why cost is None, or how it was priced
     finish_reason: str | None = None
     response_model: str | None = None

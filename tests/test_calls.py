@@ -123,7 +123,8 @@ def test_step_record_has_tokens_cost_finish_reason_and_no_credentials(openai_ser
     assert rec.cost_usd == pytest.approx(inp + out) and rec.input_cost_usd == pytest.approx(inp)
     full, _ = litellm.cost_per_token(model="gpt-4o-mini", custom_llm_provider="openai", prompt_tokens=900, completion_tokens=0)
     assert rec.input_cost_usd < full  # the cached part was cheaper
-    assert rec.saved_usd == pytest.approx((rec.tokens_before - rec.tokens_after) * 0.15e-6)
+    # the provider read 512 of 900 tokens from its cache: pruning saved less than the pruned tokens' flat price
+    assert rec.saved_usd < (rec.tokens_before - rec.tokens_after) * 0.15e-6  # (tests/test_cost.py, docs/cost.md)
     assert rec.invocation_params["temperature"] == 0.2
     assert "api_key" not in rec.invocation_params and "sk-test" not in json.dumps(rec.invocation_params)
     assert rec.latency_ms > 0 and rec.error is None and rec.prepare is s.reports[-1]

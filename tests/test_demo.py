@@ -44,7 +44,12 @@ def demo(tmp_path_factory):
     kept = re.search(r"^Workspace kept: (.+)$", done.stdout, re.M)
     store = TraceStore(tmp / "traces.duckdb")
     runs = store.runs() if (tmp / "traces.duckdb").exists() else []
-    return SimpleNamespace(done=done, out=done.stdout, store=store, runs=runs, run=runs[0] if runs else None,
+    import json
+
+    main = [r for r in runs if "comparison" not in json.loads(r["tags"] or "[]")]
+    baseline = [r for r in runs if "comparison" in json.loads(r["tags"] or "[]")]
+    return SimpleNamespace(done=done, out=done.stdout, store=store, runs=runs, run=main[0] if main else None,
+                           baseline=baseline[0] if baseline else None,
                            workspace=Path(kept.group(1)) if kept else None, tmp=tmp)
 
 
@@ -83,8 +88,13 @@ def test_the_workspace_is_a_copy_of_the_projects_files_without_bytecode(tmp_path
 
 
 def test_the_store_holds_the_run(demo):
-    run = demo.run
-    assert len(demo.runs) == 1 and run["status"] == "ok"
+    import json
+
+    run, base = demo.run, demo.baseline
+    assert len(demo.runs) == 2 and run["status"] == "ok"
+    # the head-to-head run without pruning is stored too, tagged, and names the run it is compared with
+    assert (base["name"], base["policy"], base["status"]) == ("contextkit-demo", "none", "ok")
+    assert json.loads(base["metadata"])["comparison_of"] == run["run_id"] and base["tokens_saved"] == 0
     assert (run["name"], run["policy"], run["model"]) == ("contextkit-demo", "default", scripted_model.MODEL)
     assert 30 <= run["steps"] <= 50
     assert run["input_tokens"] > 50_000 and run["output_tokens"] > 1_000
@@ -139,13 +149,19 @@ def _figure(pattern: str, text: str) -> list[str]:
 def test_the_summary_agrees_with_the_store(demo):
     run, out = demo.run, demo.out
     steps, tools, restores = map(int, _figure(r"steps\s+(\d+) model calls, (\d+) tool calls \((\d+) restore_context\)", out))
-    sent, raw = map(int, _figure(r"tokens sent\s+([\d,]+); the same requests unpruned ([\d,]+)", out))
-    cost, raw_cost, saved = map(float, _figure(r"cost\s+\$([\d.]+); unpruned \$([\d.]+); saved \$([\d.]+)", out))
+    sent, pruned = map(int, _figure(r"tokens\s+([\d,]+) input tokens billed; pruning kept ([\d,]+) more", out))
+    (cost,) = map(float, _figure(r"cost\s+\$([\d.]+), priced as", out))
+    saved, share, raw_cost = map(float, _figure(r"saved\s+\$([\d.]+), (\d+)% of \$([\d.]+): what the same", out))
     (n_pruned,) = map(int, _figure(r"pruned\s+(\d+) tool results", out))
     assert (steps, tools, restores) == (run["steps"], run["tool_calls"], 1)
-    assert (sent, raw) == (run["input_tokens"], run["input_tokens"] + run["tokens_saved"])
+    assert (sent, pruned) == (run["input_tokens"], run["tokens_saved"])
     assert (cost, saved) == (round(run["cost_usd"], 4), round(run["saved_usd"], 4))
     assert raw_cost == pytest.approx(run["cost_usd"] + run["saved_usd"], abs=1e-4)
+    # one percentage, the viewer's: saved / (cost + saved)
+    assert share == round(100 * run["saved_usd"] / (run["cost_usd"] + run["saved_usd"]))
+    # with the scripted model's prompt cache, saved is far below the pruned tokens at the full input price
+    flat = run["tokens_saved"] * scripted_model.prices()[scripted_model.MODEL]["input_cost_per_token"]
+    assert 0 < run["saved_usd"] < 0.5 * flat
     decisions = [d for d in demo.store.decisions(run["run_id"]) if d["action"] == "pruned"]
     assert n_pruned == len(decisions) == len({d["handle"] for d in decisions})
     assert len(re.findall(r"^\s+\d+  \S", out, re.M)) == steps  # one table row per step
@@ -153,12 +169,15 @@ def test_the_summary_agrees_with_the_store(demo):
 
 def test_the_summary_compares_with_a_run_without_pruning(demo):
     """The head-to-head: pruning costs the agent re-reads and a restore, and still saves."""
-    base_steps, base_tokens = map(int, _figure(r"--policy none: (\d+) model calls, ([\d,]+) tokens", demo.out))
-    (fewer,) = map(int, _figure(r"this run: (\d+)% fewer tokens", demo.out))
-    run = demo.run
-    assert base_steps < run["steps"]  # without pruning nothing needs re-reading or restoring
-    assert run["input_tokens"] < base_tokens < run["input_tokens"] + run["tokens_saved"]
-    assert fewer == round(100 * (base_tokens - run["input_tokens"]) / base_tokens) and fewer >= 20
+    base_id, base_steps, base_tokens, base_cost = _figure(
+        r"--policy none \(stored: run (\w+), tag comparison\):\n\s+(\d+) model calls, ([\d,]+) input tokens, \$([\d.]+)", demo.out)
+    (less,) = map(int, _figure(r"this run cost (\d+)% less", demo.out))
+    run, base = demo.run, demo.baseline
+    assert base["run_id"].startswith(base_id) and (int(base_steps), int(base_tokens)) == (base["steps"], base["input_tokens"])
+    assert float(base_cost) == round(base["cost_usd"], 4)
+    assert base["steps"] < run["steps"]  # without pruning nothing needs re-reading or restoring
+    assert run["input_tokens"] < base["input_tokens"] < run["input_tokens"] + run["tokens_saved"]
+    assert less == round(100 * (base["cost_usd"] - run["cost_usd"]) / base["cost_usd"]) and less >= 5
 
 
 def _args(*argv: str) -> argparse.Namespace:
@@ -207,5 +226,5 @@ def test_the_same_agent_under_policy_none_needs_no_restore(demo, tmp_path):
         run = agent.run_agent(session, scripted_model.MODEL, workspace.TASK, Toolbox(root))
     assert run.finished and workspace.run_tests(root).passed
     assert not [r for r in session.tool_records if r.name == "restore_context"]
-    assert f"--policy none: {run.steps} model calls" in demo.out  # what the demo's comparison found
+    assert demo.baseline["steps"] == run.steps  # what the demo's comparison found
     assert sum(s.input_tokens for s in session.steps) > demo.run["input_tokens"] * 1.2

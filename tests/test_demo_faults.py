@@ -54,7 +54,7 @@ def test_every_guard_fires_where_the_scenario_puts_it(faults_demo):
     assert "breaker_open(fetch_ticket), retry_storm(fetch_ticket)" in _row(out, 4)
     assert "breaker_rejected(fetch_ticket)" in _row(out, 5)
     assert "quarantine(search_docs)" in _row(out, 6)
-    assert re.search(r"budget paused at step \d+: .*\n\s+the operator adds \$0\.06", out)
+    assert re.search(r"budget paused at step \d+: .*\n\s+the operator adds \$0\.03", out)
     assert "polling(ci_status)" in out and "breaker_open(deploy_preview), retry_storm(deploy_preview)" in out
     assert re.search(r"budget_warning\s+budget max_dollars: \$0\.0\d+ of \$0\.06 used", out)
     assert re.search(r"max_tokens capped on \d+ calls", out)

@@ -70,16 +70,24 @@ def test_runs_page_lists_every_run_with_cost_savings_and_guard_events(monkeypatc
     assert by_role["reasoning"]["guard_events"] == 3  # the loop guard warned twice, the budget once (the restored result stays)
     assert by_role["none"]["tokens_saved"] == 0 < by_role["default"]["tokens_saved"]
     assert by_role["open"]["status"] == ["running"] and by_role["default"]["duration_s"] > 0
+    # "Saved %": saved as a share of what the run would have cost unpruned (docs/cost.md), never a token share
+    d = runs[viewer_store.ids["default"]]
+    assert by_role["default"]["saved_pct"] == pytest.approx(100 * d["saved_usd"] / (d["cost_usd"] + d["saved_usd"]))
+    assert by_role["default"]["saved_pct"] != pytest.approx(100 * d["tokens_saved"] / d["tokens_before"], abs=1)
+    assert by_role["broken"]["saved_pct"] != by_role["broken"]["saved_pct"]  # no price: missing, shown as a dash
     tiles = {m.label: m.value for m in at.metric}
-    assert tiles["Runs"] == "6" and tiles["Steps"] == f"{sum(r['steps'] for r in runs.values()):,}"
-    assert tiles["Cost"] == ui.usd(sum(r["cost_usd"] for r in runs.values()))
+    assert tiles["Runs"] == "7" and tiles["Steps"] == f"{sum(r['steps'] for r in runs.values()):,}"
+    assert tiles["Cost"] == ui.usd(sum(r["cost_usd"] or 0 for r in runs.values()))
+    assert tiles["Saved"] == ui.usd(sum(r["saved_usd"] or 0 for r in runs.values()))
+    saved = next(m for m in at.metric if m.label == "Saved")
+    assert saved.proto.delta.endswith("of the unpruned cost")
 
 
 def test_runs_page_searches_filters_and_sorts(monkeypatch, viewer_store):
     ids = viewer_store.ids
     at = open_app(monkeypatch, viewer_store.path)
     at.text_input(key="runs_search").input("django").run()
-    assert set(at.dataframe[0].value["run_id"]) == {ids["default"], ids["none"]}
+    assert set(at.dataframe[0].value["run_id"]) == {ids["default"], ids["none"], ids["broken"]}
     at.multiselect(key="runs_policy").select("none").run()
     assert list(at.dataframe[0].value["run_id"]) == [ids["none"]]
     at.text_input(key="runs_search").input("").run()
@@ -91,7 +99,7 @@ def test_runs_page_searches_filters_and_sorts(monkeypatch, viewer_store):
     costs = list(at.dataframe[0].value["cost_usd"])
     assert costs == sorted(costs, reverse=True) and at.dataframe[0].value.iloc[0]["run_id"] == ids["masking"]
     at.text_input(key="runs_search").input("no such run").run()
-    assert at.dataframe[0].value.empty and "0 of 6 runs" in texts(at)
+    assert at.dataframe[0].value.empty and "0 of 7 runs" in texts(at)
     assert_clean(at)
 
 
@@ -136,7 +144,7 @@ def test_replay_scrubs_to_a_pruning_step_and_expands_the_placeholder(monkeypatch
     window = at.get("progress")[0].proto  # far below the limit: a gauge of the window, not a rule
     assert "131,072-token context window" in window.text
     assert f"{sum(n for c, n in parts.items() if c != comp.PRUNED_AWAY):,}" in page
-    assert len(charts(at)) == 4  # + context over steps, raw vs sent, cost
+    assert len(charts(at)) == 5  # + context over steps, raw vs sent, cost, prompt cache
 
     # only the pruned messages: each shows its placeholder, and expands to the original
     at.button_group(key="msg_filter").set_value("Pruned").run()
@@ -211,8 +219,10 @@ def test_composition_splits_reasoning_and_draws_the_limit_when_it_is_near():
     rows = [
         {"kind": "system", "tokens": 50, "sent_tokens": 50},
         {"kind": "tool_call", "tokens": 300, "sent_tokens": 300, "reasoning_tokens": 200},
-        {"kind": "assistant", "tokens": 300, "sent_tokens": 100, "reasoning_tokens": 200,
-         "reason": "reasoning cleared at step 4 (older than the last 1 thinking turns)"},
+        {"kind": "assistant", "tokens": 300, "sent_tokens": 100, "reasoning_tokens": 200, "rule": "reasoning_cleared",
+         "reason": "its reasoning is gone (the sentence people read may say anything)"},
+        {"kind": "assistant", "tokens": 0, "sent_tokens": 0, "reasoning_tokens": 0, "rule": "reasoning_restored",
+         "reason": "reasoning cleared at step 3, then restored"},  # the code counts, not the sentence
         {"kind": "tool_result", "tool_name": "grep", "state": "pruned", "tokens": 900, "sent_tokens": 40},
         {"kind": "tool_result", "tool_name": "cat", "state": "kept", "tokens": 700, "sent_tokens": 700},
     ]
@@ -238,3 +248,94 @@ def test_replay_of_an_agent_that_only_reports_its_model_calls(monkeypatch, viewe
     at.button(key="whatif_go").click().run()
     assert_clean(at)
     assert any("Nothing to replay" in i.value for i in at.info)
+
+
+def test_the_runs_page_shows_missing_figures_as_a_dash_and_the_run_name_as_text(monkeypatch, viewer_store):
+    """A run without usage or price (the broken one) has no figures: the grid draws a dash (its
+    placeholder), not "None"; tags of a run without any are empty, not "nan"; the picked run's
+    name is plain text in the line under the table (run text is untrusted)."""
+    ids = viewer_store.ids
+    at = open_app(monkeypatch, viewer_store.path, run_id=ids["own_client"])
+    assert at.dataframe[0].proto.placeholder == ui.MISSING == "–"
+    table = at.dataframe[0].value.set_index("run_id")
+    assert table.loc[ids["own_client"], "tags"] == "" and not any(str(t) in ("nan", "None") for t in table["tags"])
+    label = next(m.value for m in at.markdown if "`" in m.value and ids["own_client"][:12] in m.value)
+    assert "own\\-client" in label or "own-client" in label
+    from contextkit.viewer.safe import plain
+
+    assert plain("![x](http://a.invalid/x.png)", one_line=True) != "![x](http://a.invalid/x.png)"  # what the label uses
+
+
+def test_replay_shows_cache_reads_and_writes_per_step(monkeypatch, viewer_store):
+    """The provider's prompt-cache usage, per step: a tile for the step, a chart over the run. Where
+    the default policy edits the request, reads drop once, then the cache holds again."""
+    rid = viewer_store.ids["default"]
+    steps = TraceStore(viewer_store.path).steps(rid)
+    reads = [s["cache_read_tokens"] or 0 for s in steps]
+    assert max(reads) > 0
+    drop = next(k for k in range(1, len(steps)) if reads[k] < reads[k - 1] and steps[k]["tokens_before"] > steps[k]["tokens_after"])
+    at = open_app(monkeypatch, viewer_store.path, "views/replay.py", run_id=rid)
+    for k in (drop, drop + 1):
+        at.select_slider(key=f"step_{rid}").set_value(steps[k]["step"]).run()
+        assert_clean(at)
+        tile = next(m for m in at.metric if m.label == "Cache read / write")
+        assert tile.value == f"{ui.tokens(steps[k]['cache_read_tokens'])} / {ui.tokens(steps[k]['cache_write_tokens'])}"
+    cache = next(c for c in charts(at) if "read from the cache" in c)
+    assert '"written to the cache"' in cache and '"not cached"' in cache
+
+
+def test_replay_counts_reasoning_by_the_rule_code(monkeypatch, viewer_store):
+    """What the composition calls reasoning: the store's `rule` column decides (reasoning_cleared),
+    not the wording of the reason sentence."""
+    from contextkit.viewer import data
+
+    rid = viewer_store.ids["reasoning"]
+    store = TraceStore(viewer_store.path)
+    last = store.steps(rid)[-1]["step"]
+    segs = store.segments(rid, last)
+    assert any(s["rule"] == "reasoning_cleared" for s in segs)
+    want = sum(s["reasoning_tokens"] or 0 for s in segs if s["kind"] in ("assistant", "tool_call") and s["rule"] != "reasoning_cleared")
+    comp_df = data.composition(str(viewer_store.path), rid, ("test", last))
+    shown = comp_df[(comp_df["step"] == last) & (comp_df["category"] == comp.REASONING)]["tokens"].sum()
+    assert shown == want == comp.split(segs)[comp.REASONING]
+
+
+def test_flags_fit_notes_compaction_and_tool_guard_events_of_newer_stores_are_shown_and_older_ones_tolerated():
+    """Schema 4-7 columns (segment_states.flags, llm_calls.kind, contexts.notes, tool_spans.guard_events):
+    shown in words when the store has them; absent (NaN, None) on a schema-3 store, nothing shown."""
+    from contextkit.viewer import guards
+
+    assert guards.flags_text(["empty", "injection"]) == "empty result, instructions aimed at the model"
+    assert guards.flags_text(float("nan")) == guards.flags_text(None) == guards.flags_text([]) == ""
+    row = {"notes": ["fitted to 128,000 tokens: 3 oldest turns compacted"], "kind": "compaction"}
+    notes = guards.step_notes(row)
+    assert notes[0].startswith("a compaction call") and notes[1] == row["notes"][0]
+    assert guards.step_notes({"notes": float("nan"), "kind": float("nan")}) == []
+    tools = [{"step": 3, "name": "grep", "guard_events": '[{"kind": "breaker_open", "action": "reject", "seconds": 30}]'},
+             {"step": 4, "name": "cat", "guard_events": None}, {"step": 3, "name": "ls"}]
+    evs = guards.tool_events(tools, 3)
+    assert evs == [{"tool": "grep", "kind": "breaker_open", "action": "reject", "seconds": 30}]
+    level, _, text = guards.line(evs[0])
+    assert level == "error" and "circuit breaker open" in text and "tool grep" in text and "open for 30.0 s" in text
+    assert guards.tool_events(tools, 4) == []
+
+
+def test_the_runs_page_counts_guard_events_stored_on_tools(tmp_path, viewer_store):
+    """On a store whose tool_spans has guard_events (schema 7), a run's guard events include them."""
+    import shutil
+
+    import duckdb
+    from contextkit.viewer import data
+
+    path = tmp_path / "v7.duckdb"
+    shutil.copy(viewer_store.path, path)
+    rid = viewer_store.ids["default"]
+    before = data.runs.__wrapped__(str(path), ("x",)).set_index("run_id").loc[rid, "guard_events"]
+    con = duckdb.connect(str(path))
+    con.execute("ALTER TABLE tool_spans ADD COLUMN IF NOT EXISTS guard_events JSON")
+    con.execute("UPDATE tool_spans SET guard_events = '[{\"kind\": \"breaker_open\"}, {\"kind\": \"breaker_closed\"}]' "
+                "WHERE run_id = ? AND step = 2", [rid])
+    con.close()
+    after = data.runs.__wrapped__(str(path), ("y",)).set_index("run_id").loc[rid, "guard_events"]
+    n = len(TraceStore(path).query("SELECT 1 FROM tool_spans WHERE run_id = ? AND step = 2", [rid]))
+    assert n >= 1 and after == before + 2 * n

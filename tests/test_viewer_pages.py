@@ -3,6 +3,7 @@ the states of a store that cannot be shown (each a message on the page, never a 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -30,7 +31,8 @@ def test_compare_aligns_one_task_under_two_policies_by_step(monkeypatch, viewer_
     a, b = viewer_store.ids["default"], viewer_store.ids["none"]
     at = open_app(monkeypatch, viewer_store.path, "views/compare.py", run_id=a)
     assert at.selectbox(key="compare_a").value == a
-    assert at.selectbox(key="compare_b").value == b  # the same task under another policy
+    # the same task under another policy: the run that finished, not the newer one that broke at its first call
+    assert at.selectbox(key="compare_b").value == b != viewer_store.ids["broken"]
     store = TraceStore(viewer_store.path)
     sa, sb = store.steps(a), store.steps(b)
     table = at.dataframe[0].value.set_index("")
@@ -38,6 +40,9 @@ def test_compare_aligns_one_task_under_two_policies_by_step(monkeypatch, viewer_
     assert table.loc["tokens sent", "A"] == ui.tokens(sum(s["tokens_after"] for s in sa))
     assert table.loc["tokens sent", "B"] == ui.tokens(sum(s["tokens_after"] for s in sb))
     assert table.loc["cost", "B"] == ui.usd(store.run(b)["cost_usd"]) and table.loc["cost", "B vs A"].startswith("+")
+    assert table.loc["saved", "A"] == ui.usd(store.run(a)["saved_usd"]) and table.loc["saved", "B vs A"] == ""
+    assert table.loc["cache reads", "A"] == ui.tokens(sum(s["cache_read_tokens"] or 0 for s in sa))
+    assert not {"None", "nan"} & set(table.to_numpy().ravel())
 
     step = 20
     at.select_slider(key=f"compare_step_{a}_{b}").set_value(step).run()
@@ -69,9 +74,17 @@ def test_whatif_replays_the_run_under_other_policies_offline(monkeypatch, viewer
     for p in want.policies:
         assert table.loc[p, "input_tokens"] == want[p].input_tokens
         assert table.loc[p, "retention"] == pytest.approx(100 * want[p].retention)
+        # saved: the input cost with a prompt cache against unpruned (docs/cost.md); the token share is "pruned"
+        assert table.loc[p, "saved"] == pytest.approx(100 * (1 - want[p].cache_cost_vs_raw))
+        assert table.loc[p, "pruned_share"] == pytest.approx(100 * want[p].saved)
     assert table.loc["raw", "saved_usd"] == 0 and table.loc["default", "saved_usd"] > 0
-    assert any("would have saved" in s.value for s in at.success)
-    assert "What happened" in texts(at)
+    assert any("would have saved" in s.value and "input cost" in s.value for s in at.success)
+    assert "What happened" in texts(at) and "of the unpruned cost" in texts(at)
+    # policies are named in the chart's legend, never by text beside the points (near points' labels overlapped)
+    tradeoff = json.loads(next(c.proto.spec for c in at.get("vega_lite_chart") if "evidence retained" in c.proto.spec))
+    marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in tradeoff["layer"]]
+    assert "text" not in marks and tradeoff["layer"][0]["encoding"]["color"]["legend"]["orient"] == "bottom"
+    assert tradeoff["layer"][0]["encoding"]["color"]["scale"]["domain"] == want.policies
 
     at.text_area(key="whatif_custom").input("keep_last: 2\nprotect_recent_turns: 0").run()
     at.button(key="whatif_go").click().run()

@@ -2,9 +2,10 @@
 
 Every run goes through `Session.completion` -> litellm -> a local OpenAI-compatible server
 (tests/openai_server.py) that answers with the recorded model turns of a shared trajectory, so
-the store holds what a real agent leaves: pruned requests, provider usage, litellm's prices,
-tool executions, reasoning, guard events, a failed call, a restored result, an agent that only
-reports its model calls (no context manifest), and one run still open.
+the store holds what a real agent leaves: pruned requests, provider usage (with prompt-cache
+reads as OpenAI reports them), litellm's prices, tool executions, reasoning, guard events, a
+failed call, a restored result, an agent that only reports its model calls (no context
+manifest), a broken one-step run of a task another run finished, and one run still open.
 
     python tests/viewer_store.py OUT.duckdb        # prints {"role": run_id, ...} as JSON
 
@@ -41,6 +42,34 @@ def _reply_for(message: dict):
     return Reply.text(message.get("content") or "")
 
 
+class PromptCache:
+    """The server's answers with usage as OpenAI reports it under its automatic prompt cache: the
+    request's longest run of leading messages (tools first) that the previous request of the same
+    conversation sent is read from the cache (`cached_tokens`, steps of 128, from 1,024 tokens on).
+    Tokens are the fake server's own count (JSON characters / 4)."""
+
+    def __init__(self):
+        self.last: list[str] = []
+
+    def __call__(self, reply):
+        def answer(request):
+            body = request.body or {}
+            key = [json.dumps(body.get("tools"), sort_keys=True)] + [json.dumps(m, sort_keys=True) for m in request.messages]
+            same = 0
+            for a, b in zip(key, self.last):
+                if a != b:
+                    break
+                same += 1
+            self.last = key
+            prompt = max(1, sum(len(k) for k in key) // 4)
+            cached = sum(len(k) for k in key[:same]) // 4 // 128 * 128 if same > 1 else 0
+            text = (reply.content or "") + "".join(a if isinstance(a, str) else json.dumps(a) for _, a, _ in reply.calls)
+            reply.usage = {"prompt_tokens": prompt, "completion_tokens": max(1, len(text) // 4),
+                           "prompt_tokens_details": {"cached_tokens": cached if cached >= 1024 else 0}}
+            return reply
+        return answer
+
+
 def replay_trajectory(server, traj: dict, policy: str, *, limit: int | None = None, close: bool = True) -> str:
     """Drive one recorded trajectory through a traced Session: before every recorded assistant turn,
     the agent sends what it had then; the server answers with that turn; the tools 'run' and return
@@ -58,12 +87,13 @@ def replay_trajectory(server, traj: dict, policy: str, *, limit: int | None = No
                       metadata={"task": (traj.get("task") or "")[:200], "trajectory": traj["id"]})
     results = {m["tool_call_id"]: m.get("content") or "" for m in msgs if m.get("role") == "tool"}
     calls = 0
+    cache = PromptCache()
     for i, m in enumerate(msgs):
         if m.get("role") != "assistant" or i == 0:
             continue
         if limit is not None and calls >= limit:
             break
-        server.script(_reply_for(m))
+        server.script(cache(_reply_for(m)))
         session.completion(model=model, messages=msgs[:i], api_base=server.base_url, api_key="sk-test", max_retries=0,
                            **extra)
         calls += 1
@@ -90,15 +120,21 @@ READ_TOOL = {
 
 def reasoning_agent(server) -> str:
     """A small agent on a reasoning model that really reads repository files through its tool: it
-    trips the loop guard, one of its calls fails with a rate limit, and it restores a pruned result."""
+    trips the loop guard, one of its calls fails with a rate limit, it restores a pruned result, and
+    the reasoning of its older turns is cleared (rule reasoning_cleared)."""
     import litellm
     from contextkit import Budget, LoopGuard, Session
     from openai_server import Reply
 
+    import dataclasses
+
+    from contextkit.config import resolve_policy
+
     model = "deepseek/deepseek-reasoner"
+    policy = dataclasses.replace(resolve_policy("default"), keep_thinking_turns=2)  # older turns' reasoning cleared
     files = ["contextkit/policy.py", "contextkit/presets.py", "contextkit/surgery.py", "contextkit/presets.py",
              "contextkit/presets.py", "contextkit/presets.py"]
-    session = Session("default", model=model, name="repo-inspector", tags=["demo"], user_id="dev-1",
+    session = Session(policy, model=model, name="repo-inspector", tags=["demo"], user_id="dev-1",
                       budget=Budget(max_input_tokens=20_000, on_limit="warn", warn_at=None),
                       loop_guard=LoopGuard(repeats=3, window=10, on_loop="warn"))
     msgs = [
@@ -138,6 +174,7 @@ def reasoning_agent(server) -> str:
     msgs.append(msg.model_dump(exclude_none=True))
     for tc in msg.tool_calls or ():
         msgs.append(session.run_tool(tc, read_file))
+    msgs.append({"role": "user", "content": "Thanks. Sum it up for me in two sentences."})  # a new turn: older reasoning goes
     server.script(Reply.text(
         "`observation-masking` keeps only the last 10 results; `anthropic-clear-tool-uses` clears the most once past "
         "100k tokens. Placeholders are built in contextkit/surgery.py (placeholder_text).",
@@ -146,6 +183,25 @@ def reasoning_agent(server) -> str:
     ))
     session.completion(model=model, messages=msgs, tools=[READ_TOOL], api_base=server.base_url, api_key="sk-test",
                        max_retries=0)
+    session.close()
+    return session.id
+
+
+def broken_run(server, traj: dict) -> str:
+    """The task of the `default` run under another policy, broken at once: its one call failed
+    (a counterpart the Compare page must not pick while a finished run of the task is there)."""
+    import litellm
+    from contextkit import Session
+    from openai_server import Reply
+
+    model = traj.get("model") or "deepseek/deepseek-chat"
+    session = Session("observation-masking", model=model, name=traj["id"].split("__", 1)[-1], tags=["swe-bench"])
+    server.script(Reply.error(500, "upstream exploded"))
+    try:
+        session.completion(model=model, messages=traj["messages"][:2], api_base=server.base_url, api_key="sk-test",
+                           max_retries=0)
+    except litellm.InternalServerError:
+        pass
     session.close()
     return session.id
 
@@ -179,6 +235,8 @@ def build(path: str | os.PathLike, trajectories_dir: Path = TRAJECTORIES) -> dic
         for role, fname, policy, limit in TRAJECTORY_RUNS:
             traj = json.loads((trajectories_dir / fname).read_text(encoding="utf-8"))
             ids[role] = replay_trajectory(server, traj, policy, limit=limit)
+        first = json.loads((trajectories_dir / TRAJECTORY_RUNS[0][1]).read_text(encoding="utf-8"))
+        ids["broken"] = broken_run(server, first)
         ids["reasoning"] = reasoning_agent(server)
         ids["own_client"] = own_client_agent()
         role, fname, policy, limit = OPEN_RUN

@@ -149,6 +149,30 @@ def cost(steps: pd.DataFrame, current: int | None, height: int = 280) -> alt.Lay
     return alt.layer(bars, line, *_current(current)).resolve_scale(y="independent").properties(height=height)
 
 
+CACHE_SERIES = {"read from the cache": "#10b981", "written to the cache": "#f59e0b", "not cached": "#94a3b8"}
+
+
+def cache(steps: pd.DataFrame, current: int | None, height: int = 280) -> alt.LayerChart:
+    """Input tokens per step as the provider billed them: read from its prompt cache, written to
+    it, neither (stacked): a prune shows as one step where reads drop, and the cache holds again."""
+    df = steps[["step", "input_tokens", "cache_read_tokens", "cache_write_tokens"]].copy()
+    read, write = df["cache_read_tokens"].fillna(0), df["cache_write_tokens"].fillna(0)
+    long = pd.concat([
+        pd.DataFrame({"step": df["step"], "series": name, "tokens": values})
+        for name, values in (("read from the cache", read), ("written to the cache", write),
+                             ("not cached", (df["input_tokens"].fillna(0) - read - write).clip(lower=0)))
+    ])
+    long = long.assign(rank=long["series"].map({k: i for i, k in enumerate(CACHE_SERIES)}))
+    bars = alt.Chart(long).mark_bar(opacity=0.9).encode(
+        x=alt.X("step:Q", axis=alt.Axis(tickMinStep=1, format="d")),
+        y=alt.Y("sum(tokens):Q", stack="zero", title="input tokens", axis=alt.Axis(format="~s")),
+        color=alt.Color("series:N", scale=alt.Scale(domain=list(CACHE_SERIES), range=list(CACHE_SERIES.values())),
+                        legend=alt.Legend(orient="bottom", title=None)),
+        order=alt.Order("rank:Q"),
+        tooltip=["step:Q", "series:N", alt.Tooltip("sum(tokens):Q", format=",", title="tokens")])
+    return alt.layer(bars, *_current(current)).properties(height=height)
+
+
 def by_run(df: pd.DataFrame, value: str, title: str, fmt: str = "~s", current: int | None = None,
            height: int = 260) -> alt.LayerChart:
     """One line per run (column `run`) of `value` per step: the compare page's side-by-side."""
@@ -162,18 +186,21 @@ def by_run(df: pd.DataFrame, value: str, title: str, fmt: str = "~s", current: i
 
 
 def tradeoff(df: pd.DataFrame, height: int = 300) -> alt.LayerChart:
-    """Tokens saved vs evidence retained, one point per policy (top right is best)."""
+    """Saved (input cost with a prompt cache, vs unpruned) against evidence retained, one point per
+    policy (top right is best). Policies are named in the legend, never by labels beside the points
+    (near points' labels would overlap); points that coincide are drawn as rings of different sizes."""
     df = df.assign(_key=(df["saved"].round(3).astype(str) + "/" + df["retention"].round(3).astype(str)))
     df = df.assign(group=df.groupby("_key").cumcount()).drop(columns="_key")
-    base = alt.Chart(df)
-    pts = base.mark_circle(size=180, opacity=0.9).encode(
-        x=alt.X("saved:Q", title="tokens saved", axis=alt.Axis(format="%"),
-                scale=alt.Scale(domain=[min(0.0, float(df["saved"].min())), min(1.0, float(df["saved"].max()) + 0.3)])),
+    df = df.assign(size=180 + 220 * df["group"])
+    policies = list(dict.fromkeys(df["policy"]))
+    lo, hi = float(df["saved"].min()), float(df["saved"].max())
+    pts = alt.Chart(df).mark_point(filled=False, strokeWidth=3, opacity=0.95).encode(
+        x=alt.X("saved:Q", title="saved (input cost, with a prompt cache)", axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[min(0.0, lo - 0.05), min(1.0, max(hi, 0.0) + 0.1)])),
         y=alt.Y("retention:Q", title="evidence retained", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1.05])),
-        color=alt.Color("policy:N", scale=alt.Scale(range=PALETTE), legend=None),
+        size=alt.Size("size:Q", legend=None, scale=None),
+        color=alt.Color("policy:N", scale=alt.Scale(domain=policies, range=PALETTE[: len(policies)] or PALETTE),
+                        legend=alt.Legend(orient="bottom", title=None, columns=1, labelLimit=320)),
         tooltip=["policy:N", alt.Tooltip("saved:Q", format=".1%"), alt.Tooltip("retention:Q", format=".1%"),
-                 alt.Tooltip("cache_cost_vs_raw:Q", format=".2f", title="cost vs raw (cached)")])
-    # policies on the same point get their labels stacked, one line each
-    text = [alt.Chart(df[df["group"] == g]).mark_text(align="left", dx=10, dy=14 * g, fontSize=12)
-            .encode(x="saved:Q", y="retention:Q", text="policy:N") for g in sorted(df["group"].unique())]
-    return alt.layer(pts, *text).properties(height=height)
+                 alt.Tooltip("pruned_share:Q", format=".1%", title="tokens pruned")])
+    return alt.layer(pts).properties(height=height + 22 * len(policies))  # the legend's rows come out of the height

@@ -39,16 +39,19 @@ def category(kind: str | None, tool_name: str | None, state: str | None, edited:
     return ASSISTANT
 
 
+REASONING_CLEARED = "reasoning_cleared"  # the rule code (contextkit.rules) of a turn whose reasoning was dropped
+
+
 def reasoning_sent(row: Mapping) -> int:
-    """Reasoning tokens still sent for a manifest row (0 once the policy cleared them)."""
-    if (row.get("kind") not in ("assistant", "tool_call")) or (row.get("reason") or "").startswith("reasoning cleared"):
+    """Reasoning tokens still sent for a manifest row (0 once the policy cleared them: its `rule`)."""
+    if row.get("kind") not in ("assistant", "tool_call") or row.get("rule") == REASONING_CLEARED:
         return 0
     return int(row.get("reasoning_tokens") or 0)
 
 
 def split(rows: Iterable[Mapping]) -> dict[str, int]:
     """Sent tokens by category for manifest rows (`kind`, `tool_name`, `state`, `edited`,
-    `sent_tokens`, `reasoning_tokens`, `reason`), plus PRUNED_AWAY: what the placeholders replaced."""
+    `sent_tokens`, `reasoning_tokens`, `rule`), plus PRUNED_AWAY: what the placeholders replaced."""
     out: dict[str, int] = {}
     for r in rows:
         sent = int(r.get("sent_tokens") or 0)

@@ -132,14 +132,16 @@ WITH g AS (
 SELECT r.run_id, r.name, coalesce(r.model, g.step_model) AS model, r.policy, r.status, r.started_at,
        coalesce(r.ended_at, g.last_at) AS ended_at, r.steps, r.tool_calls, r.input_tokens, r.output_tokens,
        r.cost_usd, r.tokens_before, r.tokens_after, r.tokens_saved, r.saved_usd, r.errors,
-       coalesce(g.guard_events, 0) AS guard_events, r.user_id, r.tags, r.service_name, g.context, r.unwritten
+       coalesce(g.guard_events, 0) AS guard_events, r.user_id, r.tags, r.service_name, g.context, r.unwritten,
+       json_extract_string(r.metadata, '$.comparison_of') AS comparison_of
 FROM runs r LEFT JOIN g USING (run_id)
 ORDER BY r.started_at DESC NULLS LAST, r.run_id
 """
 
 RUN_COLUMNS = ["run_id", "name", "model", "policy", "status", "started_at", "ended_at", "steps", "tool_calls",
                "input_tokens", "output_tokens", "cost_usd", "tokens_before", "tokens_after", "tokens_saved",
-               "saved_usd", "errors", "guard_events", "user_id", "tags", "service_name", "context", "unwritten"]
+               "saved_usd", "errors", "guard_events", "user_id", "tags", "service_name", "context", "unwritten",
+               "comparison_of"]
 SPARK_POINTS = 40  # the runs table's context sparkline: at most this many points per run
 
 
@@ -151,12 +153,36 @@ def runs(path: str, sig: tuple) -> pd.DataFrame:
         return df
     df["name"] = df["name"].fillna("(open run)")
     df["duration_s"] = (df["ended_at"] - df["started_at"]).dt.total_seconds()
-    df["saved_pct"] = (df["tokens_saved"] / df["tokens_before"]).where(df["tokens_before"] > 0)
+    df["saved_pct"] = saved_share(df["cost_usd"], df["saved_usd"])
     df["tags"] = df["tags"].map(_tags)
     df["context"] = df["context"].map(_spark)
     for c in ("steps", "tool_calls", "errors", "guard_events", "unwritten"):
         df[c] = df[c].fillna(0).astype("int64")
+    tool = _tool_guard_events(path)
+    if tool:
+        df["guard_events"] += df["run_id"].map(tool).fillna(0).astype("int64")
     return df
+
+
+_TOOL_EVENTS_SQL = ("SELECT run_id, sum(coalesce(json_array_length(guard_events), 0)) AS n FROM tool_spans "
+                    "GROUP BY run_id")
+
+
+def _tool_guard_events(path: str) -> dict[str, int]:
+    """Guard events stored on tools (the circuit breaker's: tool_spans.guard_events, schema 7), per
+    run; {} on a store whose schema has no such column."""
+    store = _store(path)
+    cols = store.query("SELECT column_name FROM information_schema.columns WHERE table_name = 'tool_spans'")
+    if "guard_events" not in {c["column_name"] for c in cols}:
+        return {}
+    return {r["run_id"]: int(r["n"] or 0) for r in store.query(_TOOL_EVENTS_SQL)}
+
+
+def saved_share(cost: pd.Series, saved: pd.Series) -> pd.Series:
+    """Saved as a share of what the calls would have cost unpruned: saved / (cost + saved), the one
+    percentage the viewer, the demo and docs/cost.md call "saved" (NaN where a run has no price)."""
+    unpruned = cost + saved
+    return (saved / unpruned).where(unpruned > 0)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -177,7 +203,7 @@ def _spark(values) -> list[int]:
 
 
 def _tags(v) -> str:
-    if not v:
+    if v is None or (isinstance(v, float) and v != v) or not v:
         return ""
     try:
         t = json.loads(v) if isinstance(v, str) else v
@@ -196,8 +222,9 @@ def run_version(run: dict | pd.Series, sig: tuple) -> tuple:
 
 _STEP_COLUMNS = ["step", "started_at", "ended_at", "n_messages", "n_segments", "tokens_before", "tokens_after", "pruned",
                  "fallback", "context_error", "prepare_ms", "model", "provider", "latency_ms", "input_tokens",
-                 "output_tokens", "reasoning_tokens", "cache_read_tokens", "cost_usd", "input_cost_usd", "saved_usd", "cost_note",
-                 "finish_reason", "error", "guard_events", "output"]
+                 "output_tokens", "reasoning_tokens", "cache_read_tokens", "cache_write_tokens", "usage_estimated", "cost_usd",
+                 "input_cost_usd", "saved_usd", "cost_note", "finish_reason", "error", "guard_events", "output", "response_model",
+                 "notes", "kind"]  # notes (schema 6) and kind (schema 5): missing on older stores, NaN here
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -214,8 +241,7 @@ def steps(path: str, run_id: str, version: tuple) -> pd.DataFrame:
 
 
 _COMPOSITION_SQL = """
-SELECT step, kind, tool_name, state, coalesce(edited, false) AS edited,
-       (coalesce(reason, '') LIKE 'reasoning cleared%') AS cleared,
+SELECT step, kind, tool_name, state, coalesce(edited, false) AS edited, rule,
        sum(tokens) AS tokens, sum(sent_tokens) AS sent_tokens, sum(reasoning_tokens) AS reasoning_tokens
 FROM step_segments WHERE run_id = ? GROUP BY ALL ORDER BY step
 """
@@ -228,7 +254,6 @@ def composition(path: str, run_id: str, version: tuple) -> pd.DataFrame:
     rows = _store(path).query(_COMPOSITION_SQL, [run_id])
     by_step: dict[int, dict[str, int]] = {}
     for r in rows:
-        r = dict(r, reason="reasoning cleared" if r["cleared"] else "")
         acc = by_step.setdefault(int(r["step"]), {})
         for cat, n in comp.split([r]).items():
             acc[cat] = acc.get(cat, 0) + n
@@ -257,9 +282,18 @@ def tool_calls(path: str, run_id: str, version: tuple) -> list[dict]:
     return _store(path).tool_calls(run_id)
 
 
+def context_limit(*models: str | None) -> int | None:
+    """The input limit of the first of `models` (names the store gives one model: as called, as
+    the provider answered) that litellm's model map (offline) knows, or None."""
+    for m in models:
+        n = _context_limit(m) if isinstance(m, str) and m else None
+        if n:
+            return n
+    return None
+
+
 @st.cache_data(show_spinner=False, max_entries=256)
-def context_limit(model: str | None) -> int | None:
-    """The model's input limit from litellm's model map (offline), or None if it is unknown."""
+def _context_limit(model: str) -> int | None:
     if not model:
         return None
     from contextkit.models import context_window

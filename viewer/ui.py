@@ -16,13 +16,14 @@ from .safe import CSS, plain
 SELECTED = "run_id"  # session state: the run the user picked last (shared by the pages)
 REFRESH = "auto_refresh"  # session state: the sidebar's live toggle
 REFRESH_SECONDS = 2.0
+MISSING = "–"  # a figure a run does not have (no price, no usage): shown so, never "None" or "nan"
 STATUS = {"ok": ("green", "ok", ":material/check_circle:"), "error": ("red", "error", ":material/error:"),
           "open": ("orange", "running", ":material/pending:")}
 
 
 # Tighter than Streamlit's default page padding: the replay page has a lot to show.
 STYLE = """<style>
-[data-testid="stMainBlockContainer"] { padding-top: 3.2rem; padding-bottom: 2rem; max-width: 1800px; }
+[data-testid="stMainBlockContainer"] { padding: 3.2rem 2rem 2rem 2rem; max-width: 1800px; }
 [data-testid="stMetricValue"] { font-size: 1.6rem; }
 h1 { padding-top: 0.2rem; }
 """ + CSS + "</style>"
@@ -80,6 +81,13 @@ def largest(values: pd.Series) -> int:
     """The largest value of a column that may hold missing values (0 if none)."""
     top = values.max()
     return int(top) if pd.notna(top) else 0
+
+
+def text(x, missing: str = MISSING) -> str:
+    """A text field of the store as shown: `missing` for None / NaN (never "None" or "nan")."""
+    if x is None or (isinstance(x, float) and math.isnan(x)) or x is pd.NA:
+        return missing
+    return str(x)
 
 
 def pct(x) -> str:
@@ -163,15 +171,20 @@ def pick_run(df: pd.DataFrame, key: str, label: str = "Run", default: str | None
     return df[df["run_id"] == run_id].iloc[0]
 
 
+SAVED_HELP = ("what the same calls would have cost unpruned, with the provider's prompt cache as it reported it, "
+              "minus what they cost (docs/cost.md)")
+
+
 def run_summary(run: pd.Series) -> None:
     """The run's headline numbers on one line (the step's own numbers get the big tiles)."""
-    saved = run["saved_pct"]
+    share = run["saved_pct"]
+    saved = f"saved **{usd(run['saved_usd'])}**" + (f" ({share:.0%} of the unpruned cost)" if pd.notna(share) else "")
     bits = [
         f"**{int(run['steps']):,}** steps",
         f"**{int(run['tool_calls']):,}** tool calls",
         f"cost **{usd(run['cost_usd'])}**",
-        f"saved by pruning **{usd(run['saved_usd'])}** ({tokens(run['tokens_saved'])} tokens"
-        + (f", {saved:.0%})" if saved == saved and saved is not None else ")"),
+        saved,
+        f"**{tokens(run['tokens_saved'])}** tokens pruned",
         f"**{tokens(run['input_tokens'])}** in / **{tokens(run['output_tokens'])}** out",
         f"**{duration(run['duration_s'])}**",
     ]
@@ -181,4 +194,4 @@ def run_summary(run: pd.Series) -> None:
     if run["errors"]:
         n = int(run["errors"])
         bits.append(f":red[**{n}** failed call{'s' if n != 1 else ''}]")
-    st.markdown(" · ".join(bits))
+    st.markdown(" · ".join(bits), help=SAVED_HELP)

@@ -103,14 +103,19 @@ class _Attempt:
 
 
 def _attempt(root: Path, policy: Any, model: str, prices: dict | None, max_steps: int, *, name: str,
-             scripted: bool, on_step: Any = None, traced: bool = True) -> _Attempt:
+             scripted: bool, on_step: Any = None, comparison_of: str | None = None) -> _Attempt:
+    """`comparison_of`: the run this one is the head-to-head for (tagged "comparison": the viewer's
+    Compare page pairs the two)."""
     from ..session import Session
     from . import workspace
     from .agent import run_agent
     from .tools import Toolbox
 
-    session = Session(policy, model=model, name=name, prices=prices, tags=["demo"], tracing=None if traced else False,
-                      metadata={"workspace": str(root), "task": workspace.TASK, "scripted": scripted})
+    meta = {"workspace": str(root), "task": workspace.TASK, "scripted": scripted}
+    if comparison_of:
+        meta["comparison_of"] = comparison_of
+    session = Session(policy, model=model, name=name, prices=prices, metadata=meta,
+                      tags=["demo", "comparison"] if comparison_of else ["demo"])
     run = _Attempt(session, root)
     t0 = time.perf_counter()
     try:
@@ -133,7 +138,8 @@ def _run(args: argparse.Namespace, policy: Any, model: str, scripted: bool) -> i
 
         scripted_model.register()
         prices, priced_as = scripted_model.prices(), scripted_model.PRICED_AS
-        rates = (prices[model]["input_cost_per_token"], prices[model]["output_cost_per_token"])
+        p = prices[model]
+        rates = (p["input_cost_per_token"], p["cache_read_input_token_cost"], p["output_cost_per_token"])
     compare = (scripted if args.compare is None else args.compare) and policy.enabled
     say = (lambda *a: None) if args.quiet else print
 
@@ -153,7 +159,8 @@ def _run(args: argparse.Namespace, policy: Any, model: str, scripted: bool) -> i
         print("")
         print(summary.render(summary.totals(main.session), seconds=main.seconds, priced_as=priced_as, prices=rates,
                              store=store, run_id=main.session.id, tracing_on=tracing_on, in_store=in_store,
-                             baseline=summary.totals(main.baseline.session) if main.baseline else None))
+                             baseline=summary.totals(main.baseline.session) if main.baseline else None,
+                             baseline_id=main.baseline.session.id if main.baseline and tracing_on and store else None))
         if args.keep_workspace:
             print(f"Workspace kept: {main.root}")
     finally:  # also on Ctrl+C
@@ -225,10 +232,10 @@ def _demo(args: argparse.Namespace, policy: Any, model: str, scripted: bool, pri
     main = _attempt(roots[0], policy, model, prices, args.steps, name="contextkit-demo", scripted=scripted,
                     on_step=lambda rec, _results: say(summary.step_line(rec)))
     if compare:
-        say("\nThe same agent again with no pruning (--policy none, not traced), to compare...")
+        say("\nThe same agent again with no pruning (--policy none, traced with the tag comparison), to compare...")
         roots.append(workspace.create())
         main.baseline = _attempt(roots[1], resolve_policy("none"), model, prices, args.steps,
-                                 name="contextkit-demo (no pruning)", scripted=scripted, traced=False)
+                                 name="contextkit-demo", scripted=scripted, comparison_of=main.session.id)
     return main
 
 

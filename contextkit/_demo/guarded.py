@@ -14,8 +14,8 @@ from ..budget import Budget
 from ..loops import LoopGuard
 from . import summary
 
-BUDGET_USD = 0.06  # less than the run costs at gpt-4.1's prices: the budget warns, pauses and is resumed
-TOP_UP_USD = 0.06
+BUDGET_USD = 0.03  # less than the run costs at gpt-4.1's prices, its prompt cache counted: the budget warns, pauses and is resumed
+TOP_UP_USD = 0.03
 _QUIET = ("budget_cap",)  # on every call of this small budget: counted in the summary, not on each line
 
 

@@ -1,7 +1,10 @@
 """What the demo prints: one line per step while it runs, and the summary at the end.
 
 The figures come from the session's own records (what the middleware measured); the tests check
-that they agree with the trace store, which is built independently from the spans.
+that they agree with the trace store, which is built independently from the spans. "Saved" means
+what it means in the viewer and in docs/cost.md: what the same calls would have cost unpruned,
+with the provider's prompt cache as it reported it, minus what they cost. The head-to-head against
+a second run without pruning is another measurement, and is named so.
 """
 
 from __future__ import annotations
@@ -22,19 +25,22 @@ class Totals:
     tool_calls: int = 0
     restores: int = 0
     input_tokens: int = 0  # as billed: the pruned requests, tools included
-    saved_tokens: int = 0  # what pruning took out (contextkit's count, summed over steps)
+    pruned_tokens: int = 0  # what pruning kept out of the requests (contextkit's count, summed over steps)
     output_tokens: int = 0
     cost_usd: float | None = None
-    saved_usd: float | None = None
+    saved_usd: float | None = None  # docs/cost.md: unpruned with the provider's cache, minus the cost
     pruned: list[tuple[str, str, str]] = field(default_factory=list)  # (handle, what it was, reason)
 
     @property
-    def raw_tokens(self) -> int:
-        return self.input_tokens + self.saved_tokens
+    def unpruned_usd(self) -> float | None:
+        """What the same calls would have cost unpruned (the cost plus what was saved)."""
+        return None if self.cost_usd is None else self.cost_usd + (self.saved_usd or 0.0)
 
     @property
-    def raw_cost(self) -> float | None:
-        return None if self.cost_usd is None else self.cost_usd + (self.saved_usd or 0.0)
+    def saved_share(self) -> float | None:
+        """Saved, as a share of what the calls would have cost unpruned (the one percentage)."""
+        u = self.unpruned_usd
+        return (self.saved_usd or 0.0) / u if u else None
 
 
 def totals(session: Any) -> Totals:
@@ -43,7 +49,7 @@ def totals(session: Any) -> Totals:
     for rec in session.steps:
         t.input_tokens += rec.input_tokens or 0
         t.output_tokens += rec.output_tokens or 0
-        t.saved_tokens += rec.tokens_before - rec.tokens_after
+        t.pruned_tokens += rec.tokens_before - rec.tokens_after
         if rec.cost_usd is not None:
             t.cost_usd = (t.cost_usd or 0.0) + rec.cost_usd
         if rec.saved_usd is not None:
@@ -97,43 +103,38 @@ def _n(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
-def _change(ours: float, theirs: float, less: str, more: str) -> str:
-    d = 100 * (ours - theirs) / theirs
-    return f"{-d:.0f}% {less}" if d <= 0 else f"{d:.0f}% {more}"
-
-
-def _pct(part: float, whole: float) -> str:
-    return f"-{100 * part / whole:.0f}%" if whole else "-0%"
-
-
-def render(t: Totals, *, seconds: float, priced_as: str | None, prices: tuple[float, float] | None,
-           store: str | None, run_id: str, tracing_on: bool, in_store: bool | None, baseline: Totals | None = None) -> str:
-    """The summary block (plain text, no colours). "Unpruned" is the same requests without
-    contextkit's edits (what the trace store accounts per step); `baseline` is a second run of the
-    agent with no pruning, so the extra steps pruning may cost (re-reads, restores) count too."""
+def render(t: Totals, *, seconds: float, priced_as: str | None, prices: tuple[float, ...] | None,
+           store: str | None, run_id: str, tracing_on: bool, in_store: bool | None, baseline: Totals | None = None,
+           baseline_id: str | None = None) -> str:
+    """The summary block (plain text, no colours). `saved` is docs/cost.md's (the viewer's too);
+    `baseline` is a second run of the agent with no pruning (stored as `baseline_id`, tagged
+    "comparison"): the head-to-head, where the extra steps pruning may cost (re-reads, restores) count."""
     lines = []
     add = lines.append
     restores = f" ({t.restores} restore_context)" if t.restores else ""
     add(f"  steps         {_n(t.steps, 'model call')}, {_n(t.tool_calls, 'tool call')}{restores}, {seconds:.1f} s")
-    if baseline is not None:  # the honest saving first: a whole run without pruning, extra steps counted
-        cost = f", ${baseline.cost_usd:.4f}" if baseline.cost_usd is not None else ""
-        fewer = _change(t.input_tokens, baseline.input_tokens, "fewer tokens", "more tokens") if baseline.input_tokens else ""
-        cheaper = _change(t.cost_usd, baseline.cost_usd, "lower cost", "higher cost") if t.cost_usd is not None and baseline.cost_usd else ""
-        extra = t.steps - baseline.steps
-        why = f", its {_n(extra, 'extra step')} (re-reads, restores) included" if extra > 0 else ""
-        add(f"  saved         this run: {fewer}{', ' + cheaper if cheaper else ''}{why}")
-        add(f"                than the same agent with --policy none: {_n(baseline.steps, 'model call')}, "
-            f"{baseline.input_tokens:,} tokens{cost}")
-    add(f"  tokens sent   {t.input_tokens:,}; the same requests unpruned {t.raw_tokens:,} "
-        f"({_pct(t.saved_tokens, t.raw_tokens)}, what the trace store accounts step by step)")
+    add(f"  tokens        {t.input_tokens:,} input tokens billed; pruning kept {t.pruned_tokens:,} more out of the requests")
     if t.cost_usd is None:
         add("  cost          not priced (litellm's price map has no entry for this model)")
     else:
-        saved = t.saved_usd or 0.0
-        add(f"  cost          ${t.cost_usd:.4f}; unpruned ${t.raw_cost:.4f}; saved ${saved:.4f} ({_pct(saved, t.raw_cost or 0)})")
+        add(f"  cost          ${t.cost_usd:.4f}" + (f", priced as {priced_as} from litellm's price map" if priced_as else ""))
         if priced_as and prices:
-            add(f"                priced as {priced_as} from litellm's price map "
-                f"(${prices[0] * 1e6:.2f} / ${prices[1] * 1e6:.2f} per 1M input / output tokens)")
+            per = " / ".join(f"${p * 1e6:.2f}" for p in prices)
+            add(f"                ({per} per 1M {'input / cached input / output' if len(prices) == 3 else 'input / output'} tokens)")
+        share = t.saved_share
+        add(f"  saved         ${t.saved_usd or 0.0:.4f}, {share or 0.0:.0%} of ${t.unpruned_usd:.4f}: what the same "
+            f"{_n(t.steps, 'call')} would have cost unpruned,")
+        add("                with the prompt cache as the provider reported it (docs/cost.md)")
+    if baseline is not None:  # a whole run without pruning: the extra steps pruning cost are counted too
+        cost = f", ${baseline.cost_usd:.4f}" if baseline.cost_usd is not None else ""
+        stored = f" (stored: run {baseline_id[:12]}, tag comparison)" if baseline_id else ""
+        add(f"  head-to-head  the same agent with --policy none{stored}:")
+        add(f"                {_n(baseline.steps, 'model call')}, {baseline.input_tokens:,} input tokens{cost}")
+        if t.cost_usd is not None and baseline.cost_usd:
+            extra = t.steps - baseline.steps
+            why = f", its {_n(extra, 'extra step')} (re-reads, restores) included" if extra > 0 else ""
+            d = (baseline.cost_usd - t.cost_usd) / baseline.cost_usd
+            add(f"                this run cost {abs(d):.0%} {'less' if d >= 0 else 'more'}{why}")
     if t.pruned:
         add(f"  pruned        {len(t.pruned)} tool results, e.g.")
         for handle, what, reason in _examples(t.pruned):
@@ -147,7 +148,7 @@ def render(t: Totals, *, seconds: float, priced_as: str | None, prices: tuple[fl
         note = "" if in_store else "  (the run is not in the store yet)"
         add(f"  traces        {where}  (run {run_id[:12]}){note}")
         add("")
-        add(f"View the run:   contextkit view {_quote(where)}")
+        add(f"View the run:   contextkit view {_quote(where)}" + ("   (Compare: the head-to-head)" if baseline_id else ""))
     return "\n".join(lines)
 
 

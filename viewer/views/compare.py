@@ -12,33 +12,50 @@ from contextkit.viewer.safe import plain
 
 
 def partner(df: pd.DataFrame, run: pd.Series) -> str | None:
-    """The run to compare with: the same agent/task under another policy if there is one, else the next run."""
+    """The run to compare with: the head-to-head run recorded for it (metadata `comparison_of`, as
+    `contextkit demo` stores its run without pruning), else the best counterpart: a run that
+    finished with more than one step (never a broken one while there is another), of the same task,
+    under another policy, without failed calls, the closest in length, the newest. None when the
+    store holds no other run."""
     others = df[df["run_id"] != run["run_id"]]
     if others.empty:
         return None
-    same = others[others["name"] == run["name"]]
-    for pool in (same[same["policy"] != run["policy"]], same, others):
-        if not pool.empty:
-            return pool.iloc[0]["run_id"]
-    return None
+    linked = others[(others["comparison_of"] == run["run_id"]) | (others["run_id"] == run["comparison_of"])]
+    if not linked.empty:
+        return linked.iloc[0]["run_id"]
+    steps = int(run["steps"])
+    rank = pd.DataFrame({
+        # ended, more than one step, not every call failed
+        "usable": (others["status"] != "open") & (others["steps"] > 1) & (others["errors"] < others["steps"]),
+        "same_task": others["name"] == run["name"],
+        "other_policy": others["policy"].fillna("") != (run["policy"] or ""),
+        "clean": others["errors"] == 0,
+        "gap": -(others["steps"] - steps).abs(),
+        "when": others["started_at"],
+    }, index=others.index)
+    best = rank.sort_values(list(rank.columns), ascending=False, kind="stable", na_position="last").index[0]
+    return others.loc[best, "run_id"]
 
 
 def summary(a: pd.Series, b: pd.Series, sa: pd.DataFrame, sb: pd.DataFrame) -> pd.DataFrame:
-    """One row per figure: A, B, and B relative to A."""
+    """One row per figure: A, B, and B relative to A (the head-to-head: two whole runs, so the
+    extra steps one policy costs count; `saved` is each run's own, docs/cost.md)."""
     def figures(run: pd.Series, steps: pd.DataFrame) -> dict:
         return {
-            "steps": int(run["steps"]), "tokens sent": steps["tokens_after"].sum(), "without contextkit": steps["tokens_before"].sum(),
-            "input tokens": run["input_tokens"], "output tokens": run["output_tokens"], "cost": run["cost_usd"],
-            "saved by pruning": run["saved_usd"], "duration": run["duration_s"], "guard events": int(run["guard_events"]),
+            "steps": int(run["steps"]), "tokens sent": steps["tokens_after"].sum(), "tokens pruned": run["tokens_saved"],
+            "input tokens": run["input_tokens"], "cache reads": steps["cache_read_tokens"].sum(min_count=1),
+            "output tokens": run["output_tokens"], "cost": run["cost_usd"], "saved": run["saved_usd"],
+            "duration": run["duration_s"], "guard events": int(run["guard_events"]),
         }
     fa, fb = figures(a, sa), figures(b, sb)
-    fmt = {"cost": ui.usd, "saved by pruning": ui.usd, "duration": ui.duration}
-    rows = [{"": "policy", "A": a["policy"] or "?", "B": b["policy"] or "?", "B vs A": ""},
-            {"": "model", "A": a["model"] or "?", "B": b["model"] or "?", "B vs A": ""}]
+    fmt = {"cost": ui.usd, "saved": ui.usd, "duration": ui.duration}
+    relative = {"steps", "tokens sent", "input tokens", "output tokens", "cost", "duration"}
+    rows = [{"": "policy", "A": ui.text(a["policy"], "?"), "B": ui.text(b["policy"], "?"), "B vs A": ""},
+            {"": "model", "A": ui.text(a["model"], "?"), "B": ui.text(b["model"], "?"), "B vs A": ""}]
     for k in fa:
-        f = fmt.get(k, ui.tokens if "tokens" in k or k == "without contextkit" else lambda v: f"{int(v):,}" if v == v and v is not None else "–")
+        f = fmt.get(k, ui.tokens if "tokens" in k or k == "cache reads" else lambda v: f"{int(v):,}" if pd.notna(v) else ui.MISSING)
         va, vb = fa[k], fb[k]
-        rel = f"{(vb - va) / va:+.0%}" if va and vb is not None and va == va and vb == vb else ""
+        rel = f"{(vb - va) / va:+.0%}" if k in relative and pd.notna(va) and pd.notna(vb) and va else ""
         rows.append({"": k, "A": f(va), "B": f(vb), "B vs A": rel})
     return pd.DataFrame(rows)
 
@@ -61,15 +78,17 @@ def compare_page() -> None:
         if sa.empty or sb.empty:
             st.info("One of these runs has no steps yet.", icon=":material/hourglass_empty:")
             return
-        la, lb = f"A · {a['policy'] or a['name']}", f"B · {b['policy'] or b['name']}"
+        la, lb = f"A · {ui.text(a['policy'], a['name'])}", f"B · {ui.text(b['policy'], b['name'])}"
         if la == lb:
             la, lb = f"A · {a['run_id'][:8]}", f"B · {b['run_id'][:8]}"
 
-        left, right = st.columns([2, 5], gap="large")
+        left, right = st.columns([3, 5], gap="large")
         with left:
-            st.markdown("#### Side by side")
+            st.markdown("#### Side by side", help="B vs A: the head-to-head of two whole runs (extra steps count). "
+                        "Saved: each run's own, " + ui.SAVED_HELP)
             table = summary(a, b, sa, sb)
-            st.dataframe(table, hide_index=True, width="stretch", height=38 + 35 * len(table))
+            st.dataframe(table, hide_index=True, width="stretch", height=38 + 35 * len(table), placeholder=ui.MISSING,
+                         column_config={"": st.column_config.TextColumn(width=110), "B vs A": st.column_config.TextColumn(width=70)})
         with right:
             both = pd.concat([sa.assign(run=la), sb.assign(run=lb)])
             t1, t2, t3 = st.tabs(["Tokens sent per step", "Cumulative cost", "Cost per step"])

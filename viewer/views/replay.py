@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from contextkit.viewer import charts, data, messages, ui
+from contextkit.viewer import charts, data, guards, messages, ui
 from contextkit.viewer import composition as comp
 from contextkit.viewer.safe import plain
 
@@ -36,34 +36,50 @@ def scrubber(run_id: str, options: list[int]) -> int:
 
 
 def step_tiles(row: pd.Series, prev: pd.Series | None) -> None:
-    cols = st.columns(6)
+    cols = st.columns(7)
     after, before = row["tokens_after"], row["tokens_before"]
     if pd.isna(row["n_segments"]):  # no prepare at this step: contextkit never saw the request
         after = before = None
     delta = None if prev is None or after is None or pd.isna(prev["tokens_after"]) else int(after - prev["tokens_after"])
     cols[0].metric("Context sent", ui.tokens(after), delta=f"{delta:+,}" if delta else None, delta_color="off",
                    help="tokens in the request as sent (contextkit's count)", border=True, height=112)
-    saved = (before - after) / before if before is not None and not pd.isna(before) and before > 0 else None
-    cols[1].metric("Without contextkit", ui.tokens(before), delta=f"-{saved:.0%}" if saved else None, delta_color="inverse",
-                   help="what the agent would have sent", border=True, height=112)
-    cols[2].metric("Step cost", ui.usd(row["cost_usd"]), help=row["cost_note"] or None, border=True, height=112)
+    pruned = before - after if before is not None and after is not None and not pd.isna(before) else None
+    cols[1].metric("Without contextkit", ui.tokens(before), delta=f"{ui.tokens(pruned)} pruned" if pruned else None,
+                   delta_color="off", delta_arrow="off", help="what the agent would have sent", border=True, height=112)
+    saved = row["saved_usd"]
+    cols[2].metric("Step cost", ui.usd(row["cost_usd"]), delta=f"saved {ui.usd(saved)}" if pd.notna(saved) and saved else None,
+                   delta_color="normal" if pd.notna(saved) and saved > 0 else "inverse", delta_arrow="off", help=" ".join(x for x in (ui.text(row["cost_note"], ""), "Saved: " + ui.SAVED_HELP) if x),
+                   border=True, height=112)
     cols[3].metric("Cumulative cost", ui.usd(row["cumulative_cost"]), border=True, height=112)
     cols[4].metric("Latency", ui.ms(row["latency_ms"]), help=f"prepare: {ui.ms(row['prepare_ms'])}", border=True, height=112)
     io = f"{ui.tokens(row['input_tokens'])} / {ui.tokens(row['output_tokens'])}"
-    cols[5].metric("Input / output", io, help="provider usage for this call", border=True, height=112)
+    estimated = " (counted locally: the provider reported no usage)" if row.get("usage_estimated") is True else ""
+    cols[5].metric("Input / output", io, help="provider usage for this call" + estimated, border=True, height=112)
+    read, write = row.get("cache_read_tokens"), row.get("cache_write_tokens")
+    share = read / row["input_tokens"] if pd.notna(read) and pd.notna(row["input_tokens"]) and row["input_tokens"] else None
+    cols[6].metric("Cache read / write", f"{ui.tokens(read)} / {ui.tokens(write)}",
+                   delta=f"{ui.pct(share)} read" if share is not None else None, delta_color="off", delta_arrow="off",
+                   help="input tokens the provider read from its prompt cache / wrote to it (its usage; – when it "
+                        "reported none): an edit rewrites what follows it, so reads drop at the steps that prune",
+                   border=True, height=112)
 
 
 def _line(s: dict, extra: str = "") -> str:
     tool = f" **{plain(s['tool_name'], one_line=True)}**" if s.get("tool_name") else ""
-    return f"#{s['index']} {plain(str(s['kind']).replace('_', ' '), one_line=True)}{tool} · {ui.tokens(s['tokens'])}{extra}"
+    flagged = guards.flags_text(s.get("flags"))
+    flagged = f" · :orange[flagged: {plain(flagged, one_line=True)}]" if flagged else ""
+    return f"#{s['index']} {plain(str(s['kind']).replace('_', ' '), one_line=True)}{tool} · {ui.tokens(s['tokens'])}{flagged}{extra}"
 
 
 def _why(s: dict) -> str:
     return f" → {ui.tokens(s['sent_tokens'])}: *{plain(s['reason'], one_line=True)}*"
 
 
-def changes(view: data.StepView, row: pd.Series) -> None:
-    """What changed since the previous step, as short lists."""
+def changes(view: data.StepView, row: pd.Series, tool_events: list[dict] = ()) -> None:
+    """What changed since the previous step, as short lists; what fitting the window, compaction
+    and the guards did at it."""
+    for note in guards.step_notes(row):
+        st.info(plain(note), icon=":material/compress:")
     d = data.diff(view)
     if not view.segments:
         st.caption("No manifest at this step.")
@@ -94,9 +110,9 @@ def changes(view: data.StepView, row: pd.Series) -> None:
         st.warning(f"Sent unpruned: {plain(row['fallback'])}", icon=":material/shield:")
     if isinstance(row.get("context_error"), str) and row["context_error"]:
         st.error(f"contextkit error (request sent unchanged): {plain(row['context_error'])}")
-    for ev in row["guard_events"] or []:
-        st.warning(f"**{plain(ev.get('kind', 'guard'), one_line=True)}** ({plain(ev.get('action', ''), one_line=True)}): "
-                   f"{plain(ev.get('message', ''))}", icon=":material/security:")
+    for ev in [*(row["guard_events"] or []), *tool_events]:
+        level, icon, text = guards.line(ev)
+        getattr(st, level)(text, icon=icon)
 
 
 def message_list(view: data.StepView, run_id: str) -> None:
@@ -140,22 +156,41 @@ def context_window(view: data.StepView, steps: pd.DataFrame, row: pd.Series, run
                "scale: the run's largest request")
     st.altair_chart(charts.composition_bar(parts, limit, domain_max=ui.largest(steps["tokens_before"])), width="stretch")
     st.html(charts.legend(parts))
-    model = row["model"] if isinstance(row["model"], str) else run["model"]
+    names = model_names(row, run)
     if limit:
+        known = next((n for n in names if data.context_limit(n) == limit), names[0] if names else "the model")
+        called = f" (the step called {plain(names[0], one_line=True)})" if names and names[0] != known else ""
         st.progress(min(1.0, sent / limit),
-                    text=f"{sent / limit:.1%} of {plain(model or 'the model', one_line=True)}'s {limit:,}-token context window")
+                    text=f"{sent / limit:.1%} of {plain(known, one_line=True)}'s {limit:,}-token context window{called}")
     else:
-        st.caption(f"Context limit unknown: litellm has no entry for {plain(model, one_line=True)}.")
+        st.caption(f"Context limit unknown: litellm has no entry for {plain(' or '.join(names) or '?', one_line=True)}.")
+
+
+def model_names(row: pd.Series, run: pd.Series) -> list[str]:
+    """The names this step's model goes by in the store: as called, the run's, as the provider
+    answered (a Router or proxy alias, a scripted model: the response names the real one)."""
+    out = []
+    for v in (row.get("model"), run.get("model"), row.get("response_model")):
+        if isinstance(v, str) and v and v not in out:
+            out.append(v)
+    return out
 
 
 def across_steps(comp_df: pd.DataFrame, steps: pd.DataFrame, step: int, limit: int | None) -> None:
-    t1, t2, t3 = st.tabs(["Context window", "Raw vs sent", "Cost"])
+    t1, t2, t3, t4 = st.tabs(["Context window", "Raw vs sent", "Cost", "Prompt cache"])
     with t1:
         st.altair_chart(charts.composition_area(comp_df, steps, step, limit), width="stretch")
     with t2:
         st.altair_chart(charts.raw_vs_sent(steps, step), width="stretch")
     with t3:
         st.altair_chart(charts.cost(steps, step), width="stretch")
+    with t4:
+        if steps["cache_read_tokens"].notna().any() or steps["cache_write_tokens"].notna().any():
+            st.altair_chart(charts.cache(steps, step), width="stretch")
+            st.caption("Input tokens per step as the provider billed them: read from its prompt cache, written to it, "
+                       "or neither. An edit rewrites everything after it once; the cache holds again from the next step.")
+        else:
+            st.caption("The provider reported no prompt-cache usage for this run.")
 
 
 def replay_page() -> None:
@@ -182,7 +217,7 @@ def show_run(state: data.StoreState, run: pd.Series) -> None:
     version = data.run_version(run, state.signature)
     steps = data.steps(state.path, run["run_id"], version)
     st.markdown(f"### {plain(run['name'], one_line=True)} {ui.status_badge(run['status'])}")
-    st.caption(f"{plain(run['model'] or 'model ?', one_line=True)} · policy **{plain(run['policy'] or '?', one_line=True)}** · "
+    st.caption(f"{plain(ui.text(run['model'], 'model ?'), one_line=True)} · policy **{plain(ui.text(run['policy'], '?'), one_line=True)}** · "
                f"started {run['started_at']:%Y-%m-%d %H:%M:%S} UTC · run {plain(run['run_id'], one_line=True)}")
     if run["status"] == "open":
         st.info(f"**Still being written** (or its process died): {len(steps)} steps so far. "
@@ -200,14 +235,14 @@ def show_run(state: data.StoreState, run: pd.Series) -> None:
     step_tiles(row, prev)
 
     view = data.step_view(state.path, run["run_id"], step, version)
-    limit = data.context_limit(row["model"] if isinstance(row["model"], str) else run["model"])
+    limit = data.context_limit(*model_names(row, run))
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.markdown(f"#### Context window at step {step}")
         context_window(view, steps, row, run, limit)
     with right:
         st.markdown(f"#### What changed{' since step ' + str(options[k - 1]) if k else ''}")
-        changes(view, row)
+        changes(view, row, guards.tool_events(data.tool_calls(state.path, run["run_id"], version), step))
     across_steps(data.composition(state.path, run["run_id"], version), steps, step, limit)
 
     msgs, out = st.columns([3, 2], gap="large")

@@ -1,4 +1,5 @@
-"""Runs: every run in the store with its cost and what pruning saved; search, filter, sort, open."""
+"""Runs: every run in the store with its cost and what pruning saved (docs/cost.md: one definition
+of "saved", the demo's and the other pages'); search, filter, sort, open."""
 
 from __future__ import annotations
 
@@ -6,34 +7,37 @@ import pandas as pd
 import streamlit as st
 
 from contextkit.viewer import data, ui
+from contextkit.viewer.safe import plain
 
 SORTS = {
-    "Newest": "started_at", "Cost": "cost_usd", "Saved by pruning ($)": "saved_usd", "Tokens saved": "tokens_saved",
-    "Saved %": "saved_pct", "Steps": "steps", "Duration": "duration_s", "Guard events": "guard_events", "Name": "name",
+    "Newest": "started_at", "Cost": "cost_usd", "Saved ($)": "saved_usd", "Saved (%)": "saved_pct",
+    "Tokens pruned": "tokens_saved", "Steps": "steps", "Duration": "duration_s", "Guard events": "guard_events", "Name": "name",
 }
 STATUS_LABELS = {"ok": "ok", "error": "error", "open": "running"}
+SAVED_HELP = ui.SAVED_HELP
+# Widths in pixels: every column fits a 1440-pixel window (the table never scrolls sideways there).
 COLUMNS = {
     "status": st.column_config.MultiselectColumn("Status", options=["ok", "error", "running"], color=["green", "red", "orange"],
-                                                 width="small"),
-    "name": st.column_config.TextColumn("Run", width="medium"),
-    "policy": st.column_config.TextColumn("Policy"),
-    "model": st.column_config.TextColumn("Model"),
-    "started_at": st.column_config.DatetimeColumn("Started", format="MMM D, HH:mm"),
-    "duration_s": st.column_config.NumberColumn("Duration", format="%.1f s"),
-    "steps": st.column_config.NumberColumn("Steps"),
-    "context": st.column_config.AreaChartColumn("Context", y_min=0, width="small", help="tokens sent, step by step"),
-    "input_tokens": st.column_config.NumberColumn("In tok", format="compact", help="input tokens (provider usage)"),
-    "output_tokens": st.column_config.NumberColumn("Out tok", format="compact", help="output tokens (provider usage)"),
-    "cost_usd": st.column_config.NumberColumn("Cost", format="$%.4f"),
-    "tokens_saved": st.column_config.NumberColumn("Tok saved", format="compact", help="tokens pruning kept out of requests"),
-    "saved_usd": st.column_config.NumberColumn("Saved $", format="$%.4f"),
-    "saved_pct": st.column_config.ProgressColumn("Saved", format="%.0f%%", min_value=0.0, max_value=100.0, width="small"),
-    "guard_events": st.column_config.NumberColumn("Guards", help="budget and loop guard events"),
-    "errors": st.column_config.NumberColumn("Errors", help="model calls that failed"),
-    "unwritten": st.column_config.NumberColumn("Unwritten", help="spans of this run the store could not write "
+                                                 width=78),
+    "name": st.column_config.TextColumn("Run", width=170, pinned=True),
+    "policy": st.column_config.TextColumn("Policy", width=118),
+    "model": st.column_config.TextColumn("Model", width=150),
+    "started_at": st.column_config.DatetimeColumn("Started", format="MMM D, HH:mm", width=92),
+    "duration_s": st.column_config.NumberColumn("Duration", format="%.1f s", width=66),
+    "steps": st.column_config.NumberColumn("Steps", width=52),
+    "context": st.column_config.AreaChartColumn("Context", y_min=0, width=72, help="tokens sent, step by step"),
+    "input_tokens": st.column_config.NumberColumn("In tok", format="compact", width=60, help="input tokens (provider usage)"),
+    "cost_usd": st.column_config.NumberColumn("Cost", format="$%.4f", width=70),
+    "saved_usd": st.column_config.NumberColumn("Saved", format="$%.4f", width=70, help=SAVED_HELP),
+    "saved_pct": st.column_config.ProgressColumn("Saved %", format="%.0f%%", min_value=0.0, max_value=100.0, width=70,
+                                                 help="saved, as a share of what the calls would have cost unpruned"),
+    "tokens_saved": st.column_config.NumberColumn("Pruned", format="compact", width=62,
+                                                  help="tokens pruning kept out of the requests (contextkit's count)"),
+    "guard_events": st.column_config.NumberColumn("Guards", width=58, help="budget, loop, breaker and quarantine events"),
+    "errors": st.column_config.NumberColumn("Errors", width=54, help="model calls that failed"),
+    "unwritten": st.column_config.NumberColumn("Unwritten", width=74, help="spans of this run the store could not write "
                                                "(the store's write_errors table says why)"),
-    "tags": st.column_config.TextColumn("Tags"),
-    "run_id": st.column_config.TextColumn("Run id", width="small"),
+    "tags": st.column_config.TextColumn("Tags", width=96),
 }
 
 
@@ -65,14 +69,17 @@ def _filtered(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _totals(df: pd.DataFrame) -> None:
-    would = df["cost_usd"].fillna(0).sum() + df["saved_usd"].fillna(0).sum()
+    priced = df[df["cost_usd"].notna() & df["saved_usd"].notna()]
+    share = data.saved_share(pd.Series([priced["cost_usd"].sum()]), pd.Series([priced["saved_usd"].sum()])).iloc[0]
     cols = st.columns(6)
     cols[0].metric("Runs", f"{len(df):,}", help=f"{int((df['status'] == 'open').sum())} still running", border=True, height=112)
     cols[1].metric("Steps", f"{int(df['steps'].sum()):,}", border=True, height=112)
     cols[2].metric("Cost", ui.usd(df["cost_usd"].sum()), border=True, height=112)
-    cols[3].metric("Saved by pruning", ui.usd(df["saved_usd"].sum()),
-                   delta=f"-{df['saved_usd'].sum() / would:.0%} of input" if would else None, delta_color="inverse", border=True, height=112)
-    cols[4].metric("Tokens saved", ui.tokens(df["tokens_saved"].sum()), border=True, height=112)
+    cols[3].metric("Saved", ui.usd(df["saved_usd"].sum()), help=SAVED_HELP,
+                   delta=f"{ui.pct(share)} of the unpruned cost" if pd.notna(share) else None, delta_color="off",
+                   border=True, height=112)
+    cols[4].metric("Tokens pruned", ui.tokens(df["tokens_saved"].sum()), border=True, height=112,
+                   help="tokens pruning kept out of the requests (contextkit's count): not all of them cost the same")
     cols[5].metric("Guard events", f"{int(df['guard_events'].sum()):,}", border=True, height=112)
 
 
@@ -99,8 +106,9 @@ def runs_page() -> None:
         shown = _filtered(df)
         table = shown.assign(status=shown["status"].map(lambda s: [STATUS_LABELS.get(s, s)]), saved_pct=shown["saved_pct"] * 100)
         picked = st.dataframe(
-            table, key="runs_table", hide_index=True, on_select="rerun", selection_mode="single-row",
-            column_order=[c for c in COLUMNS if c != "unwritten" or df["unwritten"].any()], column_config=COLUMNS, height=min(560, 38 + 35 * max(len(table), 3)),
+            table, key="runs_table", placeholder=ui.MISSING, hide_index=True, on_select="rerun", selection_mode="single-row",
+            column_order=[c for c in COLUMNS if c != "unwritten" or df["unwritten"].any()], column_config=COLUMNS,
+            height=min(560, 38 + 35 * max(len(table), 3)),
         )
         rows = picked.selection.rows if picked is not None else []
         if rows:
@@ -108,7 +116,7 @@ def runs_page() -> None:
         st.caption(f"{len(shown):,} of {len(df):,} runs · click a row to pick it")
         if shown.empty:
             return
-        sel = st.session_state.get(ui.SELECTED)
+        sel = st.session_state.get(ui.SELECTED) or st.query_params.get("run")
         run = shown[shown["run_id"] == sel].iloc[0] if sel in set(shown["run_id"]) else shown.iloc[0]
         bar = st.container(horizontal=True, vertical_alignment="center")
         b1 = b2 = b3 = label = bar
@@ -118,8 +126,8 @@ def runs_page() -> None:
             _open(run["run_id"], "views/compare.py")
         if b3.button("What-if", icon=":material/science:", key="open_whatif"):
             _open(run["run_id"], "views/whatif.py")
-        label.markdown(f"{ui.status_badge(run['status'])} **{run['name']}** · {run['model'] or '?'} · "
-                       f"`{run['run_id'][:12]}`")
+        label.markdown(f"{ui.status_badge(run['status'])} **{plain(run['name'], one_line=True)}** · "
+                       f"{plain(ui.text(run['model'], '?'), one_line=True)} · `{plain(run['run_id'][:12], one_line=True)}`")
 
 
 ui.header("Runs")

@@ -51,10 +51,15 @@ def replay(path: str, run_id: str, version: tuple, policies: tuple[str, ...], cu
 
 
 def recorded(run: pd.Series, steps: pd.DataFrame) -> dict:
+    """What happened: tokens sent and pruned (contextkit's counts), and what was saved (docs/cost.md);
+    `unpruned_input`: what the run's input would have cost unpruned (its input cost plus saved)."""
     sent, raw = steps["tokens_after"].sum(), steps["tokens_before"].sum()
-    inp = steps["input_tokens"].sum()
-    rate = steps["input_cost_usd"].sum() / inp if "input_cost_usd" in steps and inp else None
-    return {"sent": sent, "raw": raw, "saved": 1 - sent / raw if raw else 0.0, "rate": rate}
+    cost, saved = run["cost_usd"], run["saved_usd"]
+    share = data.saved_share(pd.Series([cost]), pd.Series([saved])).iloc[0] if pd.notna(cost) and pd.notna(saved) else None
+    inp = steps["input_cost_usd"].sum(min_count=1)
+    unpruned = float(inp + (saved or 0.0)) if pd.notna(inp) and pd.notna(saved) else None
+    return {"sent": sent, "raw": raw, "pruned": 1 - sent / raw if raw else 0.0, "saved_usd": saved,
+            "saved": share if share is None or pd.notna(share) else None, "unpruned_input": unpruned}
 
 
 def whatif_page() -> None:
@@ -78,9 +83,11 @@ def whatif_page() -> None:
 
         rec = recorded(run, steps) if not steps.empty else None
         if rec:
-            st.markdown(f"**What happened** under **{plain(run['policy'] or '?', one_line=True)}**: {ui.tokens(rec['sent'])} tokens sent of "
-                        f"{ui.tokens(rec['raw'])} the agent asked for (**{rec['saved']:.0%} saved**), cost {ui.usd(run['cost_usd'])}, "
-                        f"{int(run['steps'])} steps.")
+            saved = (f"saved **{ui.usd(rec['saved_usd'])}** ({ui.pct(rec['saved'])} of the unpruned cost)"
+                     if rec["saved"] is not None else "saved: not priced")
+            st.markdown(f"**What happened** under **{plain(ui.text(run['policy'], '?'), one_line=True)}**: "
+                        f"{ui.tokens(rec['sent'])} tokens sent of {ui.tokens(rec['raw'])} the agent asked for "
+                        f"({rec['pruned']:.0%} pruned), cost {ui.usd(run['cost_usd'])}, {saved}, {int(run['steps'])} steps.")
         key = ("whatif", run["run_id"], version, tuple(chosen), text)
         if go:
             try:
@@ -114,38 +121,47 @@ def show(res: dict, run: pd.Series, rec: dict | None) -> None:
                 icon=":material/info:")
         return
     st.caption(f"Replayed {res['calls']} model calls under {len(totals)} policies in {res['seconds']:.2f} s.")
-    table = totals[["policy", "input_tokens", "saved", "cache_cost_vs_raw", "retention", "invalid_requests", "pruned"]].copy()
-    table["saved"] *= 100
-    table["retention"] *= 100
-    if rec and rec.get("rate"):
-        table["est_input_usd"] = table["input_tokens"] * rec["rate"]
-        raw_usd = float(table.loc[table["policy"] == "raw", "est_input_usd"].iloc[0]) if (table["policy"] == "raw").any() else None
-        table["saved_usd"] = (raw_usd - table["est_input_usd"]) if raw_usd is not None else None
-    best = totals[totals["policy"] != "raw"].sort_values("saved", ascending=False)
+    table = with_saved(totals)[["policy", "input_tokens", "saved", "pruned_share", "retention", "invalid_requests", "pruned"]].copy()
+    for c in ("saved", "pruned_share", "retention"):
+        table[c] *= 100
+    if rec and rec.get("unpruned_input"):
+        table["saved_usd"] = table["saved"] / 100 * rec["unpruned_input"]
+    best = with_saved(totals[totals["policy"] != "raw"]).sort_values("saved", ascending=False)
     if not best.empty and rec:
         b = best.iloc[0]
-        st.success(f"**{plain(b['policy'], one_line=True)}** would have saved **{b['saved']:.0%}** of input tokens with **{b['retention']:.0%}** "
-                   f"of later-used evidence kept; what happened saved {rec['saved']:.0%}.", icon=":material/insights:")
+        happened = f"what happened saved {ui.pct(rec['saved'])}" if rec["saved"] is not None else "what happened was not priced"
+        st.success(f"**{plain(b['policy'], one_line=True)}** would have saved **{b['saved']:.0%}** of the input cost (with a prompt "
+                   f"cache) with **{b['retention']:.0%}** of later-used evidence kept; {happened}.", icon=":material/insights:")
     left, right = st.columns([5, 2], gap="large")
     with left:
-        st.dataframe(table, hide_index=True, width="stretch", column_config={
-            "policy": "Policy",
-            "input_tokens": st.column_config.NumberColumn("Tokens sent", format="compact"),
-            "saved": st.column_config.ProgressColumn("Saved vs raw", format="%.0f%%", min_value=0.0, max_value=100.0),
-            "cache_cost_vs_raw": st.column_config.NumberColumn("Cost vs raw (cached)", format="%.2f",
-                                                               help="input cost with a prompt cache, relative to the raw requests"),
-            "retention": st.column_config.ProgressColumn("Evidence kept", format="%.0f%%", min_value=0.0, max_value=100.0),
-            "invalid_requests": st.column_config.NumberColumn("Invalid"),
-            "pruned": st.column_config.NumberColumn("Pruned"),
-            "est_input_usd": st.column_config.NumberColumn("Est. input $", format="$%.4f",
-                                                           help="tokens sent at this run's own input price"),
-            "saved_usd": st.column_config.NumberColumn("Saved $ vs raw", format="$%.4f"),
+        st.dataframe(table, hide_index=True, width="stretch", placeholder=ui.MISSING, column_config={
+            "policy": st.column_config.TextColumn("Policy", width=190),
+            "input_tokens": st.column_config.NumberColumn("Tokens sent", format="compact", width=90),
+            "saved": st.column_config.NumberColumn("Saved", format="%.0f%%", width=70, help=SAVED_HELP),
+            "pruned_share": st.column_config.ProgressColumn("Tokens pruned", format="%.0f%%", min_value=0.0, max_value=100.0,
+                                                            width=110, help="share of the tokens the agent asked to send"),
+            "retention": st.column_config.ProgressColumn("Evidence kept", format="%.0f%%", min_value=0.0, max_value=100.0,
+                                                         width=110),
+            "invalid_requests": st.column_config.NumberColumn("Invalid", width=60),
+            "pruned": st.column_config.NumberColumn("Pruned", width=60, help="tool results pruned"),
+            "saved_usd": st.column_config.NumberColumn("Saved $ (est.)", format="$%.4f", width=100,
+                                                       help="Saved x what this run's input would have cost unpruned"),
         })
         per_step = steps.rename(columns={"policy": "run", "input_tokens": "tokens"})[["run", "step", "tokens"]]
         st.altair_chart(charts.by_run(per_step, "tokens", "tokens sent"), width="stretch")
     with right:
         st.markdown("**Saved vs kept** (top right is best)")
-        st.altair_chart(charts.tradeoff(totals), width="stretch")
+        st.altair_chart(charts.tradeoff(with_saved(totals)), width="stretch")
+
+
+SAVED_HELP = ("the input cost with a prompt cache, against the same calls unpruned: the judge's cache model "
+              "(contextkit eval), the same definition as the recorded runs' saved (docs/cost.md)")
+
+
+def with_saved(totals: pd.DataFrame) -> pd.DataFrame:
+    """The replay's totals with `saved` as the viewer means it (1 - input cost with a prompt cache
+    vs unpruned) and the token share pruned as `pruned_share` (the evaluation calls that `saved`)."""
+    return totals.assign(pruned_share=totals["saved"], saved=1 - totals["cache_cost_vs_raw"])
 
 
 ui.header("What-if")
