@@ -101,6 +101,8 @@ def context_attributes(st: RunState, report: PrepareReport, rows: list[tuple], l
         a[C.CK_FALLBACK] = report.fallback
     if report.error:
         a[C.CK_ERROR] = st.masker.text(report.error)
+    if report.notes:
+        a[C.CK_NOTES] = [st.masker.text(n) for n in report.notes]
     a[C.INPUT_VALUE] = dumps({"messages": report.messages, "tokens": report.tokens_before})
     a[C.INPUT_MIME] = C.JSON_MIME
     a[C.OUTPUT_VALUE] = dumps({"tokens": report.tokens_after, "pruned": [h for h, _ in report.pruned]})
@@ -140,6 +142,8 @@ def _manifest(a: dict, prefix: str, rows: list[tuple], step: int) -> None:
             a[prefix + "edited"] = [v is not None for v in _column(cols, "sent_message")]
         elif f.kind == "str":
             a[prefix + f.name] = ["" if v is None else str(v) for v in _column(cols, f.name)]
+        elif f.kind == "list":
+            a[prefix + f.name] = [",".join(v) if v else "" for v in _column(cols, f.name)]
         else:
             a[prefix + f.name] = [-1 if v is None else int(v) for v in _column(cols, f.name)]
 
@@ -202,6 +206,7 @@ def _llm_core(st: RunState, rec: StepRecord, full_messages: bool, llm_kind: bool
     if not llm_kind:
         a[C.CK_LLM_SPANS_SUPPRESSED] = True
     a[C.CK_STEP] = rec.step
+    a[C.CK_STEP_KIND] = rec.kind
     a[C.MODEL_NAME] = rec.model
     a[C.REQUEST_MODEL] = rec.model
     if rec.response_model:
@@ -412,4 +417,8 @@ def tool_end_attributes(st: RunState, rec: ToolRecord) -> dict:
         a[C.OUTPUT_MIME] = C.TEXT_MIME
     if rec.error:  # a failed tool's error is its result
         a[C.CK_ERROR] = REDACTED if m.hide_tool_result else m.text(rec.error)
+    if rec.breaker:
+        a[C.CK_BREAKER] = rec.breaker
+    if rec.guard_events:
+        a[C.CK_GUARD_EVENTS] = dumps([guard_event(m, ev) for ev in rec.guard_events])
     return a

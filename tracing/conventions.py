@@ -129,7 +129,10 @@ CK_USAGE_ESTIMATED = "contextkit.usage_estimated"
 CK_SAVED_USD = "contextkit.saved_usd"
 CK_COST_USD = "contextkit.cost_usd"
 CK_COST_NOTE = "contextkit.cost_note"
-CK_GUARD_EVENTS = "contextkit.guard_events"  # JSON list
+CK_GUARD_EVENTS = "contextkit.guard_events"  # JSON list (LLM spans: the step's own; TOOL spans: the breaker's)
+CK_STEP_KIND = "contextkit.step_kind"  # "chat": the agent's call; "compaction": a summariser's (StepRecord.kind)
+CK_NOTES = "contextkit.notes"  # str[]: what fitting the window and compaction did (PrepareReport.notes)
+CK_BREAKER = "contextkit.breaker"  # a tool's circuit-breaker state: "open" (not run), "half_open" (a trial)
 CK_LATENCY_MS = "contextkit.latency_ms"
 CK_STREAM = "contextkit.stream"
 CK_TOOLS = "contextkit.tools"  # JSON of the tools list offered (the store keeps it once per distinct list)
@@ -171,7 +174,7 @@ class SegmentField:
     parallel array whose elements are `kind`), and its column in the store's `segment_states`."""
 
     name: str
-    kind: str  # "str" ("" stands for a missing value), "int" (-1 does), "bool"
+    kind: str  # "str" ("" stands for a missing value), "int" (-1 does), "bool", "list" (str codes joined by ",")
     column: str | None = ""  # "": the name; None: not stored (the views compute it)
     captured: bool = True  # read off the Segment; False: derived when the span is built
 
@@ -200,6 +203,7 @@ SEGMENT_FIELDS: tuple[SegmentField, ...] = (
     SegmentField("pruned_at", "int"),
     SegmentField("edited", "bool", captured=False),  # sent in a changed form (Segment.sent_message set)
     SegmentField("rule", "str"),  # the machine-readable code beside the reason ("unused", "keep_last", ...)
+    SegmentField("flags", "list"),  # a tool result's implicit faults (contextkit/faults.py): empty, injection, ...
 )
 SEG_STR_FIELDS = tuple(f.name for f in SEGMENT_FIELDS if f.kind == "str")
 SEG_INT_FIELDS = tuple(f.name for f in SEGMENT_FIELDS if f.kind == "int")

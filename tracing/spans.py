@@ -47,6 +47,7 @@ class RunObserver(Observer):
         self._agent_ctx = None
         self._trace_id = 0
         self._tools: dict[int, tuple] = {}
+        self._tool_events: dict[int, Any] = {}  # guard events a TOOL span carries (id -> event), until the next step
         self._ended = False
         # A session dropped without close(): end its run. (At exit, `Tracing.shutdown` does it instead.)
         self._finalizer = weakref.finalize(session, self._collected)
@@ -142,7 +143,11 @@ class RunObserver(Observer):
         if self._agent is None:
             return
         # a copy of the record: the session lets go of its sent list once the next step is recorded
-        self._t.submit(self._llm_span, dataclasses.replace(record), self._parent())
+        rec = dataclasses.replace(record)
+        if self._tool_events:  # the breaker's events are copied onto the next step: stored once, on the tool
+            rec.guard_events = [ev for ev in rec.guard_events if id(ev) not in self._tool_events]
+            self._tool_events = {}
+        self._t.submit(self._llm_span, rec, self._parent())
 
     def _llm_span(self, rec: StepRecord, parent: Any) -> None:
         llm_kind = self._t.llm_kind()
@@ -179,10 +184,14 @@ class RunObserver(Observer):
         except Exception:  # noqa: BLE001 - detached elsewhere (async code); the span still ends
             pass
         end = _ns(record.started_at + record.duration_ms / 1000) if record.started_at else time.time_ns()
+        for ev in record.guard_events:
+            self._tool_events[id(ev)] = ev
         self._t.submit(self._end_tool, span, record, end)
 
     def _end_tool(self, span: Any, rec: ToolRecord, end: int) -> None:
         span.set_attributes(B.tool_end_attributes(self._state, rec))
+        for ev in rec.guard_events:
+            span.add_event("contextkit.guard", B.guard_event(self._state.masker, ev))
         if rec.error:
             m = self._state.masker
             span.set_status(Status(StatusCode.ERROR, REDACTED if m.hide_tool_result else m.text(rec.error)))
