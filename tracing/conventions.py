@@ -17,6 +17,7 @@ from openinference.semconv.trace import (
     ToolCallAttributes,
 )
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as G
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE  # the class name of a failed call's error
 
 SA = SpanAttributes
 
@@ -79,6 +80,12 @@ USAGE_OUTPUT = G.GEN_AI_USAGE_OUTPUT_TOKENS
 USAGE_CACHE_READ = G.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS
 USAGE_CACHE_WRITE = G.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
 USAGE_REASONING = G.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS
+RESPONSE_ID = G.GEN_AI_RESPONSE_ID
+# the GenAI conventions' content attributes: JSON text (shapes in tracing/genai.py)
+GEN_AI_INPUT_MESSAGES = G.GEN_AI_INPUT_MESSAGES
+GEN_AI_OUTPUT_MESSAGES = G.GEN_AI_OUTPUT_MESSAGES
+GEN_AI_SYSTEM_INSTRUCTIONS = G.GEN_AI_SYSTEM_INSTRUCTIONS
+GEN_AI_TOOL_DEFINITIONS = G.GEN_AI_TOOL_DEFINITIONS
 REQUEST_TEMPERATURE = G.GEN_AI_REQUEST_TEMPERATURE
 REQUEST_MAX_TOKENS = G.GEN_AI_REQUEST_MAX_TOKENS
 REQUEST_TOP_P = G.GEN_AI_REQUEST_TOP_P
@@ -138,6 +145,11 @@ CK_STREAM = "contextkit.stream"
 CK_TOOLS = "contextkit.tools"  # JSON of the tools list offered (the store keeps it once per distinct list)
 CK_OUTPUT_MESSAGE = "contextkit.output_message"  # JSON of the assistant message (store-only runs)
 CK_LLM_SPANS_SUPPRESSED = "contextkit.llm_span_elsewhere"  # another instrumentation makes the LLM span
+# how an LLM span shows its request (tracing/span_size.py): a full (capped) view, or what is new since the last call
+CK_INPUT_SNAPSHOT = "contextkit.input_messages.snapshot"  # bool: this span's list stands for the whole request
+CK_INPUT_SHOWN = "contextkit.input_messages.shown"  # messages shown whole
+CK_INPUT_ELIDED = "contextkit.input_messages.elided"  # messages shown as a marker (their store hash) or not at all
+CK_INPUT_SNAPSHOT_STEP = "contextkit.input_messages.snapshot_step"  # delta spans: the step whose span has the last full view
 CK_ENDED_BY = "contextkit.ended_by"
 CK_RUN_STEPS = "contextkit.run.steps"
 CK_RUN_TOOL_CALLS = "contextkit.run.tool_calls"
