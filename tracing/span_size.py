@@ -29,6 +29,7 @@ DELTA_BYTES = 64 * 1024  # what an LLM span between snapshots may spend on the m
 SNAPSHOT_EVERY = 10  # LLM spans: a full (capped) view of the request every N model calls of a run
 _MARKER_SHARE = 8  # at most 1/8 of a view's budget goes to per-message markers; older ones collapse
 _MARGIN = 16 * 1024  # room left for what the estimate misses (protobuf framing, events, the resource)
+_MARKER_BYTES = 560  # one elided message in both renderings (role, the marker's text and hash, keys)
 ROLE_ELIDED = "contextkit"  # the role of the leading marker that stands for collapsed messages
 
 
@@ -128,6 +129,7 @@ def build_view(msgs: list, shows: Shows, budget: int, start: int = 0, markers: b
     used = 0
     whole = 0
     marker_budget = budget // _MARKER_SHARE if markers else 0
+    budget -= marker_budget  # what whole messages may use
     marker_used = 0
     i = len(msgs) - 1
     stop_whole = False
@@ -146,13 +148,13 @@ def build_view(msgs: list, shows: Shows, budget: int, start: int = 0, markers: b
         elif not stop_whole and i == len(msgs) - 1:
             # the newest alone is over the budget: a marker (its hash) instead, and older ones may be whole
             entries.append(("marker", i, sh))
-            marker_used += 240
+            marker_used += _MARKER_BYTES
         else:
             stop_whole = True
-            if marker_used + 240 > marker_budget:
+            if marker_used + _MARKER_BYTES > marker_budget:
                 break
             entries.append(("marker", i, sh))
-            marker_used += 240
+            marker_used += _MARKER_BYTES
         i -= 1
     if i >= 0:
         entries.append(("range", 0, i + 1))
@@ -213,12 +215,22 @@ def capped_attributes(a: Mapping, cap: int = SPAN_MAX_BYTES) -> tuple[dict, bool
             size = attrs_size(out)
         if keys:
             out[prefix + "exported_last"] = n  # only the last n elements of these arrays went out
-    while size > limit:  # anything else: the longest strings lose their middles
+    while size > limit:  # anything else: the longest strings lose their middles (JSON: the whole value)
         k, v = max(((k, v) for k, v in out.items() if isinstance(v, str)), key=lambda kv: len(kv[1]), default=(None, ""))
         if k is None or len(v) <= 2048:
             break
-        keep = max(512, (len(v) - (size - limit)) // 2 - 256)
-        out[k] = (v[:keep] + f"\n[contextkit: {len(v) - 2 * keep:,} characters not exported; hash of the whole "
-                  f"{content_hash(v)}]\n" + v[-keep:])
+        note = f"[contextkit: {text_bytes(v):,} bytes not exported (over the span cap); hash {content_hash(v)}]"
+        if k in _MESSAGE_LISTS:
+            out[k] = _dumps([{"role": ROLE_ELIDED, "parts": [{"type": "text", "content": note}]}])
+        elif k in _JSON_VALUES or v[:1] in "[{":
+            out[k] = _dumps([{"type": "text", "content": note}] if k == C.GEN_AI_SYSTEM_INSTRUCTIONS else note)
+        else:
+            keep = max(512, (len(v) - (size - limit)) // 2 - 256)
+            out[k] = v[:keep] + "\n" + note + "\n" + v[-keep:]
         size = attrs_size(out)
     return out, True
+
+
+_MESSAGE_LISTS = (C.GEN_AI_INPUT_MESSAGES, C.GEN_AI_OUTPUT_MESSAGES)
+_JSON_VALUES = (C.GEN_AI_SYSTEM_INSTRUCTIONS, C.GEN_AI_TOOL_DEFINITIONS, C.INVOCATION_PARAMETERS, C.METADATA,
+                C.CK_GUARD_EVENTS)
