@@ -10,20 +10,22 @@ from __future__ import annotations
 import json
 import sys
 
+import litellm
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as G
-from opentelemetry.semconv.attributes import error_attributes
-
-from contextkit import Policy, Session, StepRecord, tracing
-
 from helpers import REPO, conversation
 from openai_server import Reply
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+)
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as G
+from opentelemetry.semconv.attributes import error_attributes
 from otlp_receiver import OTLPReceiver
 from tracing_agent import replay
 
+from contextkit import Policy, Session, StepRecord, tracing
+
 sys.path.insert(0, str(REPO / "benchmarks"))
-from _chain import by_trajectories  # noqa: E402
+from _chain import by_trajectories
 
 GEN_AI_NAMES = {v for k, v in vars(G).items() if k.startswith("GEN_AI_") and isinstance(v, str)}
 MB = 1_000_000
@@ -78,7 +80,7 @@ def test_chat_spans_carry_the_conventions_content_and_a_failed_call_its_error_ty
             openai_server.script(Reply.tool_call("read_file", {"path": f"pkg/file_{i}.py"}, call_id=f"new_{i}"))
             s.completion(messages=msgs[: 2 + 2 * (i + 1)], tools=tools, **kw)
         openai_server.script(Reply.error(429, "slow down"))
-        with pytest.raises(Exception):
+        with pytest.raises(litellm.RateLimitError):
             s.completion(messages=msgs, tools=tools, **kw)
         s.close()
         assert tracing.flush(15)
