@@ -68,7 +68,7 @@ def test_the_guard_events_and_flags_are_in_the_trace_store(faults_demo):
     (run,) = store.runs()
     steps = store.steps(run["run_id"])
     kinds = set()
-    for st in steps:
+    for st in steps + store.tool_calls(run["run_id"]):  # a circuit breaker's events are stored on its tool call
         events = st["guard_events"]
         events = json.loads(events) if isinstance(events, str) else (events or [])
         kinds |= {e["kind"] for e in events}

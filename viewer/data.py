@@ -128,12 +128,14 @@ WITH g AS (
   SELECT run_id, any_value(model) AS step_model, max(ended_at) AS last_at,
          sum(coalesce(json_array_length(guard_events), 0)) AS guard_events,
          list(tokens_after ORDER BY step) AS context
-  FROM steps GROUP BY run_id)
+  FROM steps GROUP BY run_id),
+t AS (  -- a circuit breaker's events are stored on its tool call, not on a step
+  SELECT run_id, sum(coalesce(json_array_length(guard_events), 0)) AS guard_events FROM tool_calls GROUP BY run_id)
 SELECT r.run_id, r.name, coalesce(r.model, g.step_model) AS model, r.policy, r.status, r.started_at,
        coalesce(r.ended_at, g.last_at) AS ended_at, r.steps, r.tool_calls, r.input_tokens, r.output_tokens,
        r.cost_usd, r.tokens_before, r.tokens_after, r.tokens_saved, r.saved_usd, r.errors,
-       coalesce(g.guard_events, 0) AS guard_events, r.user_id, r.tags, r.service_name, g.context, r.unwritten
-FROM runs r LEFT JOIN g USING (run_id)
+       coalesce(g.guard_events, 0) + coalesce(t.guard_events, 0) AS guard_events, r.user_id, r.tags, r.service_name, g.context, r.unwritten
+FROM runs r LEFT JOIN g USING (run_id) LEFT JOIN t USING (run_id)
 ORDER BY r.started_at DESC NULLS LAST, r.run_id
 """
 
