@@ -49,6 +49,18 @@ def by_messages(n: int) -> list[dict]:
     return msgs
 
 
+def by_trajectories(n: int) -> list[dict]:
+    """The chain of the first `n` trajectories, whole."""
+    msgs, done = [], 0
+    for last, m in _messages():
+        msgs.append(m)
+        if last:
+            done += 1
+            if done == n:
+                return msgs
+    sys.exit(f"the trajectories are only {done}")
+
+
 def by_turns(turns: int) -> list[dict]:
     """The chain up to (not including) its assistant turn number `turns` + 1."""
     msgs, seen = [], 0

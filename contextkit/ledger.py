@@ -148,6 +148,9 @@ class Ledger:
         self.raw_tokens = 0
         self.sent_tokens = 0
         self.modified: dict[str, Segment] = {}  # handle -> segment sent in a form of contextkit's
+        # Segments whose fields changed since the session last reported a prepare (new, moved, edited,
+        # decided, used, superseded, restored): observers read it in `prepared` (tracing's O(changed) manifest).
+        self.changed: dict[int, Segment] = {}
         self.faults = faults.Recent()  # flags each new tool result (Segment.flags)
 
     # ------------------------------------------------------------------ the sent form (surgery.Editor)
@@ -160,6 +163,7 @@ class Ledger:
             self.sent_tokens += tokens - seg.sent_tokens
         seg.sent_message, seg.sent_tokens = message, tokens
         self.modified[seg.handle] = seg
+        self.changed[id(seg)] = seg
 
     def revert(self, seg: Segment) -> None:
         """Send `seg` exactly as the agent sent it again."""
@@ -167,6 +171,11 @@ class Ledger:
             self.sent_tokens += seg.tokens - seg.sent_tokens
         seg.sent_message, seg.sent_tokens = None, seg.tokens
         self.modified.pop(seg.handle, None)
+        self.changed[id(seg)] = seg
+
+    def touch(self, seg: Segment) -> None:
+        """Say that `seg` changed outside the ledger (a decision, a restore, a compaction)."""
+        self.changed[id(seg)] = seg
 
     def count_message(self, m: Mapping) -> int:
         """Tokens of a message as the ledger counts them (text, tool calls, reasoning, ids and names, images)."""
@@ -268,6 +277,8 @@ class Ledger:
                 on_turn(self.turn_start)
                 self.turn_start = i
             self._add(m, i, step)
+        for seg in self.segments[start:]:  # new, or found again at a new index
+            self.changed[id(seg)] = seg
         self._detached = {}
         self._detached_calls = {}
         self._seen = list(messages)
@@ -280,6 +291,7 @@ class Ledger:
         an observe succeeds)."""
         for seg in self.segments[start:]:
             seg.index = -1
+            self.changed[id(seg)] = seg
             self._detached.setdefault(_identity(seg.original), []).append(seg)
             if seg.sent_message is not None:
                 self._detached.setdefault(_identity(seg.sent_message), []).append(seg)
@@ -522,6 +534,7 @@ class Ledger:
         need = self.use_terms
         for seg, n in shared.values():
             if n >= need or n >= seg.n_terms:
+                self.changed[id(seg)] = seg
                 seg.last_used = step
                 seg.used_at = self.clock
                 seg.used_count += 1
@@ -536,22 +549,26 @@ class Ledger:
         ).digest()
         older = self._by_call_key.get(key)
         if older is not None:
-            _mark_superseded(older, seg, f"the same call ran again at step {step}")
+            self._supersede_one(older, seg, f"the same call ran again at step {step}")
         self._by_call_key[key] = seg
         for path in facts.writes:
             for old in self._reads.pop(_norm(path), ()):
-                _mark_superseded(old, seg, f"{path} changed at step {step}")
+                self._supersede_one(old, seg, f"{path} changed at step {step}")
         for path in facts.full_reads:
             for old in self._reads.pop(_norm(path), ()):
-                _mark_superseded(old, seg, f"{path} re-read at step {step}")
+                self._supersede_one(old, seg, f"{path} re-read at step {step}")
         for path in facts.reads:
             self._reads.setdefault(_norm(path), []).append(seg)
         seg.reads_file = bool(facts.reads)
         attempt = (call.name, facts.program, facts.target)
         prev = self._last_attempt.get(attempt)
         if prev is not None and prev.is_error and not seg.is_error:
-            _mark_superseded(prev, seg, f"failed; a retry passed at step {step}")
+            self._supersede_one(prev, seg, f"failed; a retry passed at step {step}")
         self._last_attempt[attempt] = seg
+
+    def _supersede_one(self, old: Segment, new: Segment, why: str) -> None:
+        _mark_superseded(old, new, why)
+        self.changed[id(old)] = old
 
 
 def _mark_superseded(old: Segment, new: Segment, why: str) -> None:

@@ -96,6 +96,7 @@ class StepRecord:
     cost_note: str | None = None  # why cost is None, or how it was priced
     finish_reason: str | None = None
     response_model: str | None = None
+    response_id: str | None = None  # the provider's id of the response (`response.id`)
     response_message: dict | None = field(default=None, repr=False)  # the assistant message: content, reasoning, tool_calls
     error: str | None = None  # "RateLimitError: ..." when the call failed
     guard_events: list[GuardEvent] = field(default_factory=list)

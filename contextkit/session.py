@@ -144,6 +144,7 @@ class Session:
             report.duration_ms = (time.perf_counter() - t0) * 1000
             self.reports.append(report)
             notify(self.observers, "prepared", self, report)
+            self.ledger.changed.clear()
             return out, report
 
     def _turn(self, step: int, new_from: int) -> list[Segment]:
@@ -246,6 +247,7 @@ class Session:
             if seg in self.ledger.open:
                 self.ledger.open.remove(seg)
             seg.set_state(COMPACTED, rules.COMPACTED, f"compacted at step {self.step} into a summary of {len(region)} messages")
+            self.ledger.touch(seg)
         report.notes.append(f"compacted {len(region)} messages ({replaced:,} tokens) into {tokens:,} tokens")
         self.record_step(compaction_record(self, facts, summary, replaced, tokens))
 
@@ -286,6 +288,7 @@ class Session:
             self.ledger = self.ledger.fresh()
             self.editor = Editor(self.ledger, self.policy)
         notify(self.observers, "prepared", self, report)
+        self.ledger.changed.clear()
         return self.editor.sent_unchanged(messages)
 
     def _window(self) -> int | None:
@@ -311,6 +314,7 @@ class Session:
             original = seg.original
             if seg.state == PRUNED:
                 seg.set_state(RESTORED, rules.RESTORED, f"restored at step {self.step} (was: {seg.reason})")
+                self.ledger.touch(seg)
             if reinstate and seg.sent_message is not None:
                 self.editor.reinstate(seg)
                 seg.set_state(RESTORED, rules.REINSTATED, f"reinstated at step {self.step}: sent in full again")

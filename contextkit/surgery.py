@@ -66,6 +66,7 @@ class Editor:
             elif d.action == KEEP:
                 state = PINNED if d.final and d.rule != rules.TOO_SMALL else seg.state
                 seg.set_state(state, d.rule, d.reason)
+                led.touch(seg)
                 if d.final:
                     final.add(id(seg))
         if decisions:

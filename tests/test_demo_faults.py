@@ -67,11 +67,15 @@ def test_the_guard_events_and_flags_are_in_the_trace_store(faults_demo):
     store = faults_demo.store
     (run,) = store.runs()
     steps = store.steps(run["run_id"])
-    kinds = set()
-    for st in steps:
+    kinds, count = set(), 0
+    for st in steps + store.tool_calls(run["run_id"]):  # a circuit breaker's events are stored on its tool call
         events = st["guard_events"]
         events = json.loads(events) if isinstance(events, str) else (events or [])
         kinds |= {e["kind"] for e in events}
+        count += len(events)
+    from contextkit.viewer import data
+
+    assert data.runs(str(faults_demo.tmp / "traces.duckdb"), ()).iloc[0]["guard_events"] == count  # the Runs table
     assert {"breaker_open", "breaker_rejected", "retry_storm", "polling", "quarantine", "budget", "budget_warning",
             "budget_cap"} <= kinds
     # what the model read instead of the injected page: the quarantine placeholder, as sent

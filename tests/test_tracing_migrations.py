@@ -152,3 +152,54 @@ def test_a_store_from_a_newer_contextkit_is_a_clear_error_and_is_left_alone(tmp_
     finally:
         tracing.shutdown()
     assert recorded(path)[-1] == SCHEMA_VERSION + 7 and path.stat().st_size == size
+
+
+def v3_store(path: Path) -> None:
+    """A store as schema 3 left it: the v1 fixture, migrations 2 and 3, and a run whose segments
+    carry rule codes (the newest column schema 3 had)."""
+    v1_store(path)
+    con = duckdb.connect(str(path))
+    for number, step in enumerate(migrations.MIGRATIONS[1:3], start=2):
+        step(con)
+        con.execute("INSERT INTO schema_version VALUES (?, now()::TIMESTAMP)", [number])
+    con.execute("UPDATE segment_states SET rule = CASE WHEN state = 'pruned' THEN 'keep_last' ELSE 'new' END")
+    con.close()
+
+
+def test_a_v3_store_gets_flags_kinds_notes_and_breaker_columns_and_keeps_its_run(tmp_path):
+    path = tmp_path / "v3.duckdb"
+    v3_store(path)
+    assert recorded(path) == [1, 2, 3]
+    cols = live_columns(path)
+    assert "flags" not in dict(cols["segment_states"]) and "kind" not in dict(cols["llm_calls"])
+    before = v1_reading(path)
+
+    store = TraceStore(path)
+    [run] = store.runs()  # the first read upgrades the file
+    assert recorded(path) == list(range(1, SCHEMA_VERSION + 1)) and SCHEMA_VERSION >= 7
+    declared = declared_columns()
+    assert {t: c for t, c in live_columns(path).items() if t in declared} == declared
+    for step, sent in before["sent"].items():
+        assert store.sent_messages(run["run_id"], step) == sent
+    segs = store.segments(run["run_id"], max(before["sent"]))
+    assert {s["rule"] for s in segs if s["state"] == "pruned"} == {"keep_last"}  # schema 3's data stays
+    assert all(s["flags"] is None for s in segs)  # written before flags existed
+    steps = store.steps(run["run_id"])
+    assert steps and all(s["kind"] == "chat" and s["notes"] is None for s in steps)
+    assert all(t["breaker"] is None and t["guard_events"] is None for t in store.tool_calls(run["run_id"]))
+
+    tracing.configure(db_path=str(path))  # an agent of this release writes to the upgraded store
+    try:
+        s = Session(name="after-v3")
+        msgs = conversation(n_tools=2)
+        msgs[3] = dict(msgs[3], content="")  # an empty tool result: flagged `empty`
+        replay(s, msgs)
+        s.close()
+        assert tracing.flush(10)
+    finally:
+        tracing.shutdown()
+    new = TraceStore(path)
+    flags = {r["handle"]: r["flags"] for r in new.segments(s.id, s.step)}
+    assert flags[s.ledger.segments[3].handle] == ["empty"]
+    assert flags[s.ledger.segments[0].handle] == []
+    assert {r["name"] for r in new.runs()} == {"v1-run", "after-v3"}

@@ -48,7 +48,7 @@ def test_datadog_shortcut_headers_kinds_and_llm_attributes(receiver, tmp_path, m
     monkeypatch.setenv("DD_LLMOBS_ML_APP", "my-agent")
     # a local Datadog Agent / proxy endpoint: the Datadog headers still go with every request
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", receiver.endpoint)
-    tracing.configure(db_path=str(tmp_path / "t.duckdb"))
+    tracing.configure(db_path=str(tmp_path / "t.duckdb"), snapshot_every=1)  # every LLM span: the whole request
     try:
         s = run_traced(reasoning_conversation())
     finally:
@@ -193,10 +193,11 @@ def test_a_users_attribute_limit_drops_old_messages_never_the_core(tmp_path):
         assert tracing.flush(10)
     finally:
         tracing.shutdown()
-    last = max((sp for sp in mine.get_finished_spans() if sp.name.startswith("chat")), key=lambda sp: sp.attributes["contextkit.step"])
+    chats = [sp for sp in mine.get_finished_spans() if sp.name.startswith("chat")]
+    last = max((sp for sp in chats if sp.attributes["contextkit.input_messages.snapshot"]), key=lambda sp: sp.attributes["contextkit.step"])
     a = last.attributes
     assert len(a) <= 128 and a["contextkit.input_messages_truncated"] is True
     assert a["openinference.span.kind"] == "LLM" and a["gen_ai.operation.name"] == "chat"
     assert a["llm.token_count.prompt"] > 0 and a["llm.output_messages.0.message.role"] == "assistant"
-    n = len(s.steps[-1].messages_sent)
+    n = a["contextkit.messages"]
     assert a[f"llm.input_messages.{n - 1}.message.role"] == "tool"  # the latest messages are kept

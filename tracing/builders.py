@@ -10,15 +10,21 @@ masking) runs on the tracing worker. A `RunState` remembers, per run, what was a
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any, Callable
 
+from collections import Counter
+
 from contextkit.ledger import Segment
 from contextkit.records import PrepareReport, StepRecord, ToolRecord
 
 from . import conventions as C
+from . import genai
+from . import span_size as Z
+from . import summary
 from .privacy import REDACTED, Masker
 
 # What the agent thread captures of each segment: the replacement message it is sent as (None: as
@@ -75,15 +81,29 @@ class RunState:
     tools_attrs: dict = field(default_factory=dict)
     tools_flat: dict = field(default_factory=dict)
     steps: int = 0
+    kept: Counter = field(default_factory=Counter)  # rule code -> tool results in the manifest sent whole
+    contexts: int = 0  # context spans made
+    llm_calls: int = 0  # chat spans made (compaction calls aside)
+    since_snapshot: int = 0  # chat spans since the last one that showed the whole (capped) request
+    snapshot_step: int | None = None
+    prev_sent: list | None = None  # the previous chat call's list (to tell an extension from a rewrite)
+    shows: Any = None  # span_size.Shows: each message object rendered once
+    system: tuple = ()  # (first system message object, its system_instructions JSON, how many)
+    edited: tuple = (0, 0)  # (step, forms edited or reverted at that step's prepare)
 
 
 # ---------------------------------------------------------------------------- context_prune (CHAIN)
 
 
 def context_attributes(st: RunState, report: PrepareReport, rows: list[tuple], ledger: Any, policy: str,
-                       full_manifest: bool = False) -> dict:
-    """The CHAIN span of one `prepare`: decisions, tokens before/after, the manifest, new contents."""
+                       full_manifest: bool = False, *, full: bool = True, n_segments: int | None = None,
+                       every: int = Z.SNAPSHOT_EVERY, cap: int = Z.SPAN_MAX_BYTES) -> dict:
+    """The CHAIN span of one `prepare`: decisions, tokens before/after, the manifest's changes, new
+    contents, and the decisions in words (`output.value`). `rows`: the segments that changed since the
+    previous step (`full`: every segment, when the worker cannot trust its own copy); with
+    `full_manifest` (OTLP), every `every`-th span of a run also carries the whole manifest."""
     step = report.step
+    m = st.masker
     a = dict(st.base)
     a[C.SPAN_KIND] = C.CHAIN
     a[C.OPERATION] = C.OP_PRUNE
@@ -96,38 +116,96 @@ def context_attributes(st: RunState, report: PrepareReport, rows: list[tuple], l
     a[C.CK_PREPARE_MS] = float(report.duration_ms)
     if report.pruned:
         a[C.CK_PRUNED_HANDLES] = [h for h, _ in report.pruned]
-        a[C.CK_PRUNED_REASONS] = [st.masker.text(r) for _, r in report.pruned]
+        a[C.CK_PRUNED_REASONS] = [m.text(r) for _, r in report.pruned]
     if report.fallback:
         a[C.CK_FALLBACK] = report.fallback
     if report.error:
-        a[C.CK_ERROR] = st.masker.text(report.error)
-    a[C.INPUT_VALUE] = dumps({"messages": report.messages, "tokens": report.tokens_before})
-    a[C.INPUT_MIME] = C.JSON_MIME
-    a[C.OUTPUT_VALUE] = dumps({"tokens": report.tokens_after, "pruned": [h for h, _ in report.pruned]})
-    a[C.OUTPUT_MIME] = C.JSON_MIME
-    a[C.SEG_COUNT] = len(rows)
-    if rows and full_manifest:
-        _manifest(a, C.SEG, rows, step)
-    _changes(a, st, rows, step)
-    if rows:
-        _contents(a, st, rows, ledger)
+        a[C.CK_ERROR] = m.text(report.error)
+        a[C.ERROR_TYPE] = genai.error_type(report.error)
+    if report.notes:
+        a[C.CK_NOTES] = [m.text(n) for n in report.notes]
+    a[C.SEG_COUNT] = len(rows) if n_segments is None else n_segments
+    changed = _changes(a, st, rows, step, full)
+    new = _contents(a, st, rows, ledger, step) if rows else 0
+    if full_manifest and st.segs and st.contexts % max(1, every) == 0:
+        _snapshot_manifest(a, st, step, cap // 4)
+    st.contexts += 1
+    a[C.INPUT_VALUE] = summary.input_text(report, new)
+    a[C.INPUT_MIME] = C.TEXT_MIME
+    a[C.OUTPUT_VALUE] = summary.decisions_text(report, _readable(changed), st.kept, m.text)
+    a[C.OUTPUT_MIME] = C.TEXT_MIME
     return a
 
 
-def _changes(a: dict, st: RunState, rows: list[tuple], step: int) -> None:
+def _kept_rule(r: tuple | None) -> str | None:
+    """The rule code a row counts under in `RunState.kept` (a tool result in the list, sent whole)."""
+    if r is None or r[_I["kind"]] != "tool_result" or r[_I["index"]] < 0:
+        return None
+    return (r[_I["rule"]] or "new") if r[_I["state"]] in ("kept", "pinned", "restored") else None
+
+
+def _changes(a: dict, st: RunState, rows: list[tuple], step: int, full: bool) -> list[tuple]:
     """`contextkit.segment_changes.*`: segments new or changed since the previous step, and those
-    that left the list (index -1). The store keeps only these, so it grows with the conversation."""
+    that left the list (index -1). The store keeps only these, so it grows with the conversation.
+    The worker keeps its own copy of the manifest (`st.segs`) and compares only the rows it gets."""
     prev = st.segs
-    ih = _I["handle"]
-    changed = [r for r in rows if prev.get(r[ih]) != r]
-    cur = {r[ih]: r for r in rows}
-    n_new = sum(1 for r in changed if r[ih] not in prev)
-    if len(prev) + n_new > len(rows):  # some segments are gone
-        ii = _I["index"]
-        changed += [r[:ii] + (-1,) + r[ii + 1:] for h, r in prev.items() if h not in cur]
-    st.segs = cur
+    kept = st.kept
+    ih, ii = _I["handle"], _I["index"]
+    changed = []
+    for r in rows:
+        h = r[ih]
+        old = prev.get(h)
+        if old == r:
+            continue
+        if r[ii] < 0:
+            if old is None:
+                continue  # never sent out: nothing to say it left
+            del prev[h]
+        else:
+            prev[h] = r
+        _count(kept, _kept_rule(old), -1)
+        _count(kept, _kept_rule(r), 1)
+        changed.append(r)
+    if full and len(prev) > len(rows):  # a whole list: segments it lacks are gone
+        here = {r[ih] for r in rows}
+        for h in [h for h in prev if h not in here]:
+            old = prev.pop(h)
+            _count(kept, _kept_rule(old), -1)
+            changed.append(old[:ii] + (-1,) + old[ii + 1:])
     if changed:
         _manifest(a, C.SEG_CHANGES, changed, step)
+    return changed
+
+
+def _count(c: Counter, key: str | None, n: int) -> None:
+    if key is not None:
+        c[key] += n
+        if c[key] <= 0:
+            del c[key]
+
+
+def _snapshot_manifest(a: dict, st: RunState, step: int, budget: int) -> None:
+    """`contextkit.segments.*`: the whole manifest in list order from the worker's own copy, its newest
+    segments only when it is larger than `budget` (`contextkit.segments.first_index` says where it starts)."""
+    ii = _I["index"]
+    rows = sorted(st.segs.values(), key=lambda r: r[ii])
+    shown: dict = {}
+    n = len(rows)
+    while True:
+        shown = {}
+        _manifest(shown, C.SEG, rows[len(rows) - n:], step)
+        if n <= 1 or Z.attrs_size(shown) <= budget:
+            break
+        n //= 2
+    a.update(shown)
+    if n < len(rows):
+        a[C.SEG + "first_index"] = rows[len(rows) - n][ii]
+
+
+def _readable(changed: list[tuple]) -> list[dict]:
+    keys = ("handle", "tool_name", "state", "rule", "reason", "tokens", "sent_tokens")
+    idx = [(k, _I[k]) for k in keys if k in _I]
+    return [{k: (r[i] if i < len(r) else None) for k, i in idx} for r in changed]
 
 
 def _manifest(a: dict, prefix: str, rows: list[tuple], step: int) -> None:
@@ -140,13 +218,17 @@ def _manifest(a: dict, prefix: str, rows: list[tuple], step: int) -> None:
             a[prefix + "edited"] = [v is not None for v in _column(cols, "sent_message")]
         elif f.kind == "str":
             a[prefix + f.name] = ["" if v is None else str(v) for v in _column(cols, f.name)]
+        elif f.kind == "list":
+            a[prefix + f.name] = [",".join(v) if v else "" for v in _column(cols, f.name)]
         else:
             a[prefix + f.name] = [-1 if v is None else int(v) for v in _column(cols, f.name)]
 
 
-def _contents(a: dict, st: RunState, rows: list[tuple], ledger: Any) -> None:
+def _contents(a: dict, st: RunState, rows: list[tuple], ledger: Any, step: int) -> int:
+    """Originals of segments first seen and new edited forms, once each; returns how many are new."""
     hides = st.masker.hides
     new_h, new_m, ed_h, ed_m = [], [], [], []
+    reverted = 0
     ih, isent = _I["handle"], _I["sent_message"]
     for r in rows:
         h = r[ih]
@@ -163,28 +245,52 @@ def _contents(a: dict, st: RunState, rows: list[tuple], ledger: Any) -> None:
             ed_m.append(dumps(st.masker.message(sent, hide_text=hides(sent))))
         elif sent is None and h in st.edits:
             del st.edits[h]  # sent in its original form again (reinstated)
+            reverted += 1
     if new_h:
         a[C.NEW_SEG_HANDLES] = new_h
         a[C.NEW_SEG_MESSAGES] = new_m
     if ed_h:
         a[C.EDIT_HANDLES] = ed_h
         a[C.EDIT_MESSAGES] = ed_m
+    st.edited = (step, len(ed_h) + reverted)
+    return len(new_h)
 
 
 # ---------------------------------------------------------------------------- chat (LLM)
 
 
 def llm_attributes(st: RunState, rec: StepRecord, *, full_messages: bool, llm_kind: bool,
-                   max_attributes: int | None = None) -> dict:
-    """The span of one model call. `full_messages`: flatten every message sent (for OTLP viewers);
-    `llm_kind`: False when another instrumentation already makes this call's LLM span;
-    `max_attributes`: the provider's attribute limit (a user's provider: 128 unless they raised it)."""
+                   max_attributes: int | None = None, cap: int = Z.SPAN_MAX_BYTES, every: int = Z.SNAPSHOT_EVERY) -> dict:
+    """The span of one model call. `full_messages`: show the request (OpenInference's
+    `llm.input_messages.*` and GenAI's `gen_ai.input.messages`, for OTLP viewers) within `cap`
+    bytes: a full view every `every` calls, what is new since the previous call between them
+    (tracing/span_size.py); `llm_kind`: False when another instrumentation already makes this call's
+    LLM span; `max_attributes`: the provider's attribute limit (a user's provider: 128 unless raised)."""
     a = _llm_core(st, rec, full_messages, llm_kind)
     m = st.masker
-    if not (full_messages and not m.hide_input_messages and rec.messages_sent):
+    sent = rec.messages_sent
+    if not (full_messages and not m.hide_input_messages and sent):
         return a
-    msgs: dict = {}
-    _flatten_messages(msgs, C.INPUT_MESSAGES, rec.messages_sent, m)
+    if st.shows is None:
+        st.shows = Z.Shows(m, _flatten_message)
+    shows = st.shows
+    snapshot, start = _snapshot_or_delta(st, rec, every)
+    room = cap - Z.attrs_size(a) - 16 * 1024
+    n_sys = _system(a, st, sent, room // 8, snapshot)
+    room -= Z.value_size(a.get(C.GEN_AI_SYSTEM_INSTRUCTIONS, ""))
+    view = Z.build_view(sent, shows, max(0, room if snapshot else min(room, Z.DELTA_BYTES)), start, markers=snapshot)
+    if snapshot:
+        where = "every message is in the contextkit trace store (step_messages)"
+        st.snapshot_step = rec.step
+        shows.keep_only({id(e[2].obj) for e in view.entries if e[0] != "range"})
+    else:
+        where = (f"the LLM span of step {st.snapshot_step} shows the last full view (contextkit.input_messages.snapshot), "
+                 "and every message is in the contextkit trace store")
+        a[C.CK_INPUT_SNAPSHOT_STEP] = st.snapshot_step if st.snapshot_step is not None else -1
+    a[C.CK_INPUT_SNAPSHOT] = snapshot
+    a[C.CK_INPUT_SHOWN] = view.whole
+    a[C.CK_INPUT_ELIDED] = view.elided
+    msgs = _render(a, view, shows, n_sys, where)
     if max_attributes is not None and len(msgs) + len(a) > max_attributes:
         # The SDK drops the oldest attributes past its limit: keep the core and the latest messages.
         keep = max(0, max_attributes - len(a) - 1)
@@ -192,6 +298,71 @@ def llm_attributes(st: RunState, rec: StepRecord, *, full_messages: bool, llm_ki
         a["contextkit.input_messages_truncated"] = True
     msgs.update(a)  # messages first: anything dropped later is a message, never the core
     return msgs
+
+
+def _snapshot_or_delta(st: RunState, rec: StepRecord, every: int) -> tuple[bool, int]:
+    """(a full view?, where the messages new since the previous call start). A full view on a run's
+    first call, every `every` calls, and when the list is not the previous one extended."""
+    sent = rec.messages_sent
+    if rec.kind != "chat":  # a summariser's call: its own request, shown whole
+        return True, 0
+    prev, st.prev_sent = st.prev_sent, sent
+    st.llm_calls += 1
+    # An extension: every earlier message is the same object, but for the forms edited at this step
+    # (one C-level pass; placeholders handed out earlier are the same objects from step to step).
+    edited = st.edited[1] if st.edited[0] == rec.step else 0
+    extends = prev is not None and len(sent) >= len(prev) and sum(map(operator.is_, prev, sent)) >= len(prev) - edited
+    if not extends or st.since_snapshot + 1 >= max(1, every):
+        st.since_snapshot = 0
+        return True, 0
+    st.since_snapshot += 1
+    return False, min(len(prev), len(sent) - 1)
+
+
+def _system(a: dict, st: RunState, sent: list, budget: int, snapshot: bool) -> int:
+    """`gen_ai.system_instructions`: the leading system / developer messages (rendered once per run);
+    returns how many they are (`gen_ai.input.messages` holds the rest)."""
+    first = sent[0] if sent else None
+    if not st.system or st.system[0] is not first:
+        n, parts = genai.system_instructions([st.masker.message(x) for x in sent[:8]])
+        st.system = (first, Z._dumps(parts) if parts else "", n)
+    _, text, n = st.system
+    if text and (snapshot or Z.text_bytes(text) <= budget):
+        a[C.GEN_AI_SYSTEM_INSTRUCTIONS] = text
+    return n
+
+
+def _render(a: dict, view: Z.View, shows: Z.Shows, n_sys: int, where: str) -> dict:
+    """The view as `llm.input_messages.K.*` (every entry, system messages too) and as
+    `gen_ai.input.messages` (after the system instructions)."""
+    oi: dict = {}
+    gen: list[str] = []
+    for k, e in enumerate(view.entries):
+        p = f"{C.INPUT_MESSAGES}.{k}."
+        if e[0] == "whole":
+            sh = e[2]
+            for key, v in sh.oi.items():
+                oi[p + key] = v
+            if e[1] >= n_sys:
+                gen.append(sh.genai)
+            continue
+        if e[0] == "marker":
+            sh = e[2]
+            role, text = sh.role, Z.marker_text(shows, sh)
+            call_id = sh.obj.get("tool_call_id")
+            include = e[1] >= n_sys
+        else:
+            role, text, call_id, include = Z.ROLE_ELIDED, Z.range_text(e[1], e[2], where), None, True
+        oi[p + C.MSG_ROLE] = role
+        oi[p + C.MSG_CONTENT] = text
+        if call_id:
+            oi[p + C.MSG_TOOL_CALL_ID] = str(call_id)
+        if include:
+            part = ({"type": "tool_call_response", "id": call_id, "response": text} if role == "tool"
+                    else {"type": "text", "content": text})
+            gen.append(Z._dumps({"role": role, "parts": [part]}))
+    a[C.GEN_AI_INPUT_MESSAGES] = "[" + ",".join(gen) + "]"
+    return oi
 
 
 def _llm_core(st: RunState, rec: StepRecord, full_messages: bool, llm_kind: bool) -> dict:
@@ -202,13 +373,17 @@ def _llm_core(st: RunState, rec: StepRecord, full_messages: bool, llm_kind: bool
     if not llm_kind:
         a[C.CK_LLM_SPANS_SUPPRESSED] = True
     a[C.CK_STEP] = rec.step
+    a[C.CK_STEP_KIND] = rec.kind
     a[C.MODEL_NAME] = rec.model
-    a[C.REQUEST_MODEL] = rec.model
+    a[C.REQUEST_MODEL] = genai.request_model(rec.model, rec.provider)
     if rec.response_model:
         a[C.RESPONSE_MODEL] = rec.response_model
+    response_id = getattr(rec, "response_id", None)
+    if response_id:
+        a[C.RESPONSE_ID] = str(response_id)
     if rec.provider:
         a[C.PROVIDER] = rec.provider
-        a[C.PROVIDER_NAME] = rec.provider
+        a[C.PROVIDER_NAME] = genai.provider_name(rec.provider)
         a[C.SYSTEM] = rec.provider
     params = rec.invocation_params or {}
     if params and not m.hide.hide_llm_invocation_parameters:
@@ -231,6 +406,8 @@ def _llm_core(st: RunState, rec: StepRecord, full_messages: bool, llm_kind: bool
         a[C.CK_OUTPUT_MESSAGE] = dumps(masked_out)
         if not m.hide_output_messages:
             _flatten_message(a, f"{C.OUTPUT_MESSAGES}.0.", masked_out)
+            if full_messages:
+                a[C.GEN_AI_OUTPUT_MESSAGES] = dumps([genai.output_message(masked_out, rec.finish_reason)])
         text = out.get("content")
         if isinstance(text, str) and text:
             a[C.OUTPUT_VALUE] = masked_out.get("content")
@@ -241,6 +418,7 @@ def _llm_core(st: RunState, rec: StepRecord, full_messages: bool, llm_kind: bool
         a[C.FINISH_REASON] = rec.finish_reason
     if rec.error:
         a[C.CK_ERROR] = m.text(rec.error)
+        a[C.ERROR_TYPE] = genai.error_type(rec.error)
     if rec.guard_events:
         a[C.CK_GUARD_EVENTS] = dumps([guard_event(m, ev) for ev in rec.guard_events])
     return a
@@ -293,6 +471,7 @@ def _tools(st: RunState, tools: list, flatten: bool) -> dict:
         masked = st.masker.value(tools)
         st.tools_attrs = {C.CK_TOOLS: dumps(masked)}
         st.tools_flat = {f"{C.TOOLS}.{i}.{C.TOOL_JSON_SCHEMA}": dumps(t) for i, t in enumerate(masked)}
+        st.tools_flat[C.GEN_AI_TOOL_DEFINITIONS] = dumps(genai.tool_definitions(masked))
     return {**st.tools_attrs, **st.tools_flat} if flatten else st.tools_attrs
 
 
@@ -412,4 +591,9 @@ def tool_end_attributes(st: RunState, rec: ToolRecord) -> dict:
         a[C.OUTPUT_MIME] = C.TEXT_MIME
     if rec.error:  # a failed tool's error is its result
         a[C.CK_ERROR] = REDACTED if m.hide_tool_result else m.text(rec.error)
+        a[C.ERROR_TYPE] = genai.error_type(rec.error)
+    if rec.breaker:
+        a[C.CK_BREAKER] = rec.breaker
+    if rec.guard_events:
+        a[C.CK_GUARD_EVENTS] = dumps([guard_event(m, ev) for ev in rec.guard_events])
     return a

@@ -71,6 +71,10 @@ class TracingConfig:
     # Flatten every message sent into each LLM span (`llm.input_messages.*`)? None: only when
     # something besides our store reads the spans (OTLP, extra processors, the user's provider).
     flatten_messages: bool | None = None
+    # Spans for collectors stay under this many bytes (Datadog drops events over 1 MB); LLM spans show
+    # the whole request (capped) every `snapshot_every` model calls, what is new in between.
+    span_max_bytes: int = 512 * 1024
+    snapshot_every: int = 10
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "TracingConfig":
@@ -95,6 +99,10 @@ class TracingConfig:
             cfg.db_path = str(Path(cfg.db_path).expanduser().resolve())
         if cfg.llm_spans not in ("auto", "on", "off"):
             raise TracingConfigError(f"must be auto, on or off, got {cfg.llm_spans!r}", "llm_spans")
+        if not isinstance(cfg.span_max_bytes, int) or cfg.span_max_bytes < 64 * 1024:
+            raise TracingConfigError("must be an integer of at least 65536 (bytes)", "span_max_bytes")
+        if not isinstance(cfg.snapshot_every, int) or cfg.snapshot_every < 1:
+            raise TracingConfigError("must be an integer of at least 1 (model calls)", "snapshot_every")
         if cfg.flush_interval_ms <= 0 or cfg.flush_interval_ms > 1000:
             raise TracingConfigError("must be between 1 and 1000 ms (spans are flushed within a second)", "flush_interval_ms")
         return cfg

@@ -17,6 +17,7 @@ from openinference.semconv.trace import (
     ToolCallAttributes,
 )
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as G
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE  # the class name of a failed call's error
 
 SA = SpanAttributes
 
@@ -79,6 +80,12 @@ USAGE_OUTPUT = G.GEN_AI_USAGE_OUTPUT_TOKENS
 USAGE_CACHE_READ = G.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS
 USAGE_CACHE_WRITE = G.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS
 USAGE_REASONING = G.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS
+RESPONSE_ID = G.GEN_AI_RESPONSE_ID
+# the GenAI conventions' content attributes: JSON text (shapes in tracing/genai.py)
+GEN_AI_INPUT_MESSAGES = G.GEN_AI_INPUT_MESSAGES
+GEN_AI_OUTPUT_MESSAGES = G.GEN_AI_OUTPUT_MESSAGES
+GEN_AI_SYSTEM_INSTRUCTIONS = G.GEN_AI_SYSTEM_INSTRUCTIONS
+GEN_AI_TOOL_DEFINITIONS = G.GEN_AI_TOOL_DEFINITIONS
 REQUEST_TEMPERATURE = G.GEN_AI_REQUEST_TEMPERATURE
 REQUEST_MAX_TOKENS = G.GEN_AI_REQUEST_MAX_TOKENS
 REQUEST_TOP_P = G.GEN_AI_REQUEST_TOP_P
@@ -129,12 +136,20 @@ CK_USAGE_ESTIMATED = "contextkit.usage_estimated"
 CK_SAVED_USD = "contextkit.saved_usd"
 CK_COST_USD = "contextkit.cost_usd"
 CK_COST_NOTE = "contextkit.cost_note"
-CK_GUARD_EVENTS = "contextkit.guard_events"  # JSON list
+CK_GUARD_EVENTS = "contextkit.guard_events"  # JSON list (LLM spans: the step's own; TOOL spans: the breaker's)
+CK_STEP_KIND = "contextkit.step_kind"  # "chat": the agent's call; "compaction": a summariser's (StepRecord.kind)
+CK_NOTES = "contextkit.notes"  # str[]: what fitting the window and compaction did (PrepareReport.notes)
+CK_BREAKER = "contextkit.breaker"  # a tool's circuit-breaker state: "open" (not run), "half_open" (a trial)
 CK_LATENCY_MS = "contextkit.latency_ms"
 CK_STREAM = "contextkit.stream"
 CK_TOOLS = "contextkit.tools"  # JSON of the tools list offered (the store keeps it once per distinct list)
 CK_OUTPUT_MESSAGE = "contextkit.output_message"  # JSON of the assistant message (store-only runs)
 CK_LLM_SPANS_SUPPRESSED = "contextkit.llm_span_elsewhere"  # another instrumentation makes the LLM span
+# how an LLM span shows its request (tracing/span_size.py): a full (capped) view, or what is new since the last call
+CK_INPUT_SNAPSHOT = "contextkit.input_messages.snapshot"  # bool: this span's list stands for the whole request
+CK_INPUT_SHOWN = "contextkit.input_messages.shown"  # messages shown whole
+CK_INPUT_ELIDED = "contextkit.input_messages.elided"  # messages shown as a marker (their store hash) or not at all
+CK_INPUT_SNAPSHOT_STEP = "contextkit.input_messages.snapshot_step"  # delta spans: the step whose span has the last full view
 CK_ENDED_BY = "contextkit.ended_by"
 CK_RUN_STEPS = "contextkit.run.steps"
 CK_RUN_TOOL_CALLS = "contextkit.run.tool_calls"
@@ -171,7 +186,7 @@ class SegmentField:
     parallel array whose elements are `kind`), and its column in the store's `segment_states`."""
 
     name: str
-    kind: str  # "str" ("" stands for a missing value), "int" (-1 does), "bool"
+    kind: str  # "str" ("" stands for a missing value), "int" (-1 does), "bool", "list" (str codes joined by ",")
     column: str | None = ""  # "": the name; None: not stored (the views compute it)
     captured: bool = True  # read off the Segment; False: derived when the span is built
 
@@ -200,6 +215,7 @@ SEGMENT_FIELDS: tuple[SegmentField, ...] = (
     SegmentField("pruned_at", "int"),
     SegmentField("edited", "bool", captured=False),  # sent in a changed form (Segment.sent_message set)
     SegmentField("rule", "str"),  # the machine-readable code beside the reason ("unused", "keep_last", ...)
+    SegmentField("flags", "list"),  # a tool result's implicit faults (contextkit/faults.py): empty, injection, ...
 )
 SEG_STR_FIELDS = tuple(f.name for f in SEGMENT_FIELDS if f.kind == "str")
 SEG_INT_FIELDS = tuple(f.name for f in SEGMENT_FIELDS if f.kind == "int")

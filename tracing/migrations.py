@@ -86,7 +86,31 @@ def m003_segment_rule(con: Any) -> None:
     con.execute("ALTER TABLE segment_states ADD COLUMN IF NOT EXISTS rule VARCHAR")
 
 
-MIGRATIONS: list[Callable[[Any], None]] = [m001_initial, m002_write_errors, m003_segment_rule]
+def m004_segment_flags(con: Any) -> None:
+    """A tool result's implicit faults (`empty`, `truncated`, `error`, `injection`, `stale`; NULL before)."""
+    con.execute("ALTER TABLE segment_states ADD COLUMN IF NOT EXISTS flags VARCHAR[]")
+
+
+def m005_llm_call_kind(con: Any) -> None:
+    """Which call a model-call row is: `chat` (the agent's) or `compaction` (a summariser's; NULL before)."""
+    con.execute("ALTER TABLE llm_calls ADD COLUMN IF NOT EXISTS kind VARCHAR")
+
+
+def m006_context_notes(con: Any) -> None:
+    """What fitting the window and compaction did at a step (PrepareReport.notes; NULL before)."""
+    con.execute("ALTER TABLE contexts ADD COLUMN IF NOT EXISTS notes VARCHAR[]")
+
+
+def m007_tool_breaker(con: Any) -> None:
+    """A tool call's circuit-breaker state and its guard events, stored on the tool (once)."""
+    con.execute("ALTER TABLE tool_spans ADD COLUMN IF NOT EXISTS breaker VARCHAR")
+    con.execute("ALTER TABLE tool_spans ADD COLUMN IF NOT EXISTS guard_events JSON USING COMPRESSION zstd")
+
+
+MIGRATIONS: list[Callable[[Any], None]] = [
+    m001_initial, m002_write_errors, m003_segment_rule, m004_segment_flags, m005_llm_call_kind, m006_context_notes,
+    m007_tool_breaker,
+]
 assert len(MIGRATIONS) == SCHEMA_VERSION, "schema.SCHEMA_VERSION must count the migrations"
 
 

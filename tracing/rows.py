@@ -170,6 +170,7 @@ class RowBuilder:
             "tool_spans", run_id=out.run_id, step=a.get(C.CK_STEP), **ids, name=a.get(C.TOOL_NAME),
             tool_call_id=a.get(C.TOOL_ID), arguments=a.get(C.TOOL_CALL_ARGUMENTS), result=a.get(C.TOOL_CALL_RESULT),
             error=a.get(C.CK_ERROR), started_at=start, ended_at=end, duration_ms=_ms(start, end),
+            breaker=a.get(C.CK_BREAKER), guard_events=a.get(C.CK_GUARD_EVENTS),
         )
 
     def _context(self, out: SpanRows, span: Any, a: dict, ids: dict) -> None:
@@ -181,6 +182,7 @@ class RowBuilder:
             n_messages=a.get(C.CK_MESSAGES), n_segments=a.get(C.SEG_COUNT), tokens_before=a.get(C.CK_TOKENS_BEFORE),
             tokens_after=a.get(C.CK_TOKENS_AFTER), pruned=len(pruned), fallback=a.get(C.CK_FALLBACK),
             error=a.get(C.CK_ERROR), prepare_ms=a.get(C.CK_PREPARE_MS), policy=a.get(C.CK_POLICY),
+            notes=[storable(n) for n in a[C.CK_NOTES]] if a.get(C.CK_NOTES) else None,
         )
         for h, why in zip(pruned, a.get(C.CK_PRUNED_REASONS) or ()):
             out.add("decisions", run_id=run_id, step=step, handle=h, action="pruned", reason=why)
@@ -206,6 +208,8 @@ class RowBuilder:
         for (_, column, kind, minus_one_missing), values in zip(_SEGMENT_COLUMNS, arrays):
             if kind == "str":
                 block[column] = [v or None for v in values]
+            elif kind == "list":  # codes joined by "," (span attributes hold no nested arrays)
+                block[column] = [v.split(",") if v else [] for v in values]
             elif minus_one_missing:
                 block[column] = [None if v == -1 else v for v in values]
             else:
@@ -237,6 +241,7 @@ class RowBuilder:
             saved_usd=a.get(C.CK_SAVED_USD), cost_note=a.get(C.CK_COST_NOTE), finish_reason=a.get(C.FINISH_REASON),
             error=a.get(C.CK_ERROR), output_hash=self._content(out, "messages", message, role="assistant") if message else None,
             tools_hash=tools_hash, invocation_params=a.get(C.INVOCATION_PARAMETERS), guard_events=a.get(C.CK_GUARD_EVENTS),
+            kind=a.get(C.CK_STEP_KIND),
         )
 
     def _content(self, out: SpanRows, table: str, text: str, **extra: Any) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from . import conventions as C
 
-SCHEMA_VERSION = 3  # the number of migrations (migrations.py checks it)
+SCHEMA_VERSION = 7  # the number of migrations (migrations.py checks it)
 
 
 @dataclass(frozen=True)
@@ -26,13 +26,14 @@ class Column:
 
 
 TEXT, INT, BIG, REAL, BOOL, TIME, JSON = "VARCHAR", "INTEGER", "BIGINT", "DOUBLE", "BOOLEAN", "TIMESTAMP", "JSON"
+TEXTS = "VARCHAR[]"  # a list of codes or sentences (segment flags, fit notes)
 
 
 def _cols(*spec: tuple) -> tuple[Column, ...]:
     return tuple(Column(*c) for c in spec)
 
 
-_SEGMENT_TYPES = {"str": TEXT, "int": INT, "bool": BOOL}
+_SEGMENT_TYPES = {"str": TEXT, "int": INT, "bool": BOOL, "list": TEXTS}
 _LONG_SEGMENT_TEXT = {"reason"}
 
 TABLES: dict[str, tuple[Column, ...]] = {
@@ -53,7 +54,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
         ("run_id", TEXT), ("step", INT), ("trace_id", TEXT), ("span_id", TEXT), ("started_at", TIME),
         ("ended_at", TIME), ("n_messages", INT), ("n_segments", INT), ("tokens_before", BIG), ("tokens_after", BIG),
         ("pruned", INT), ("fallback", TEXT), ("error", TEXT), ("prepare_ms", REAL), ("policy", TEXT),
-        ("parent_span_id", TEXT),
+        ("parent_span_id", TEXT), ("notes", TEXTS),
     ),
     "llm_calls": _cols(
         ("run_id", TEXT), ("step", INT), ("trace_id", TEXT), ("span_id", TEXT), ("parent_span_id", TEXT),
@@ -63,12 +64,12 @@ TABLES: dict[str, tuple[Column, ...]] = {
         ("reasoning_tokens", BIG), ("cache_read_tokens", BIG), ("cache_write_tokens", BIG), ("usage_estimated", BOOL),
         ("cost_usd", REAL), ("input_cost_usd", REAL), ("output_cost_usd", REAL), ("saved_usd", REAL),
         ("cost_note", TEXT), ("finish_reason", TEXT), ("error", TEXT), ("output_hash", TEXT), ("tools_hash", TEXT),
-        ("invocation_params", JSON, True), ("guard_events", JSON, True),
+        ("invocation_params", JSON, True), ("guard_events", JSON, True), ("kind", TEXT),
     ),
     "tool_spans": _cols(
         ("run_id", TEXT), ("step", INT), ("trace_id", TEXT), ("span_id", TEXT), ("parent_span_id", TEXT),
         ("name", TEXT), ("tool_call_id", TEXT), ("arguments", TEXT, True), ("result", TEXT, True), ("error", TEXT),
-        ("started_at", TIME), ("ended_at", TIME), ("duration_ms", REAL),
+        ("started_at", TIME), ("ended_at", TIME), ("duration_ms", REAL), ("breaker", TEXT), ("guard_events", JSON, True),
     ),
     # one column per stored segment field, in the order conventions.SEGMENT_FIELDS declares them
     "segment_states": _cols(("run_id", TEXT), ("step", INT)) + tuple(
@@ -122,7 +123,8 @@ SELECT trace_id, span_id, parent_span_id, run_id, step,
        error, NULL, NULL, guard_events FROM llm_calls
 UNION ALL
 SELECT trace_id, span_id, parent_span_id, run_id, step, 'execute_tool ' || coalesce(name, ''), 'TOOL', 'execute_tool',
-       started_at, ended_at, duration_ms, CASE WHEN error IS NULL THEN 'UNSET' ELSE 'ERROR' END, error, NULL, NULL, NULL
+       started_at, ended_at, duration_ms, CASE WHEN error IS NULL THEN 'UNSET' ELSE 'ERROR' END, error, NULL, NULL,
+       guard_events
 FROM tool_spans
 """,
     "tool_calls": "SELECT * FROM tool_spans",
@@ -132,7 +134,7 @@ SELECT
   coalesce(l.started_at, c.started_at) AS started_at, coalesce(l.ended_at, c.ended_at) AS ended_at,
   coalesce(c.n_messages, l.n_messages) AS n_messages, c.n_segments,
   coalesce(c.tokens_before, l.tokens_before) AS tokens_before, coalesce(c.tokens_after, l.tokens_after) AS tokens_after,
-  c.pruned, c.fallback, c.error AS context_error, c.prepare_ms,
+  c.pruned, c.fallback, c.error AS context_error, c.prepare_ms, c.notes, coalesce(l.kind, 'chat') AS kind,
   l.model, l.response_model, l.provider, l.stream, l.latency_ms, l.input_tokens, l.output_tokens, l.reasoning_tokens,
   l.cache_read_tokens, l.cache_write_tokens, l.usage_estimated, l.cost_usd, l.input_cost_usd, l.output_cost_usd,
   l.saved_usd, l.cost_note, l.finish_reason, l.error, l.output_hash, m.json AS output_json, l.tools_hash,
@@ -179,7 +181,7 @@ WITH o AS (SELECT run_id, handle, any_value(hash) AS hash FROM segment_forms WHE
 e AS (SELECT run_id, handle, step, hash,
              lead(step) OVER (PARTITION BY run_id, handle ORDER BY step) AS valid_to
       FROM segment_forms WHERE form = 'edited')
-SELECT s.run_id, s.step, s."index", s.handle, s.role, s.kind, s.state, s.reason, s.rule, s.edited,
+SELECT s.run_id, s.step, s."index", s.handle, s.role, s.kind, s.state, s.reason, s.rule, s.edited, s.flags,
        CASE WHEN s.edited THEN e.hash ELSE o.hash END AS sent_hash, o.hash AS original_hash,
        CASE WHEN s.edited THEN me.json ELSE mo.json END AS sent_json, mo.json AS original_json
 FROM step_segments s

@@ -47,6 +47,8 @@ class RunObserver(Observer):
         self._agent_ctx = None
         self._trace_id = 0
         self._tools: dict[int, tuple] = {}
+        self._ledger: Any = None  # the ledger whose changes `prepared` reads (a new one: every segment)
+        self._tool_events: dict[int, Any] = {}  # guard events a TOOL span carries (id -> event), until the next step
         self._ended = False
         # A session dropped without close(): end its run. (At exit, `Tracing.shutdown` does it instead.)
         self._finalizer = weakref.finalize(session, self._collected)
@@ -125,13 +127,19 @@ class RunObserver(Observer):
         if self._agent is None:
             return
         ledger = session.ledger
-        rows = list(map(seg_getter, ledger.segments))
-        self._t.submit(self._context_span, report, rows, ledger, time.time_ns())
+        # Only the segments that changed since the last report (the ledger keeps the list), so the
+        # cost here is what is new; every segment when the ledger is new to this observer.
+        full = ledger is not self._ledger
+        self._ledger = ledger
+        rows = list(map(seg_getter, ledger.segments if full else ledger.changed.values()))
+        self._t.submit(self._context_span, report, rows, full, len(ledger.segments), ledger, time.time_ns())
 
-    def _context_span(self, report: PrepareReport, rows: list, ledger: Any, end: int) -> None:
-        attrs = B.context_attributes(self._state, report, rows, ledger, self._policy, self._t.full_messages)
+    def _context_span(self, report: PrepareReport, rows: list, full: bool, n_segments: int, ledger: Any, end: int) -> None:
+        t = self._t
+        attrs = B.context_attributes(self._state, report, rows, ledger, self._policy, t.full_messages, full=full,
+                                     n_segments=n_segments, every=t.cfg.snapshot_every, cap=t.cfg.span_max_bytes)
         start = end - int(report.duration_ms * 1e6)
-        span = self._t.tracer.start_span("context_prune", context=self._agent_ctx, attributes=attrs, start_time=start)
+        span = t.tracer.start_span("context_prune", context=self._agent_ctx, attributes=attrs, start_time=start)
         if report.error:
             span.set_status(Status(StatusCode.ERROR, self._state.masker.text(report.error)))
         span.end(end_time=end)
@@ -142,12 +150,17 @@ class RunObserver(Observer):
         if self._agent is None:
             return
         # a copy of the record: the session lets go of its sent list once the next step is recorded
-        self._t.submit(self._llm_span, dataclasses.replace(record), self._parent())
+        rec = dataclasses.replace(record)
+        if self._tool_events:  # the breaker's events are copied onto the next step: stored once, on the tool
+            rec.guard_events = [ev for ev in rec.guard_events if id(ev) not in self._tool_events]
+            self._tool_events = {}
+        self._t.submit(self._llm_span, rec, self._parent())
 
     def _llm_span(self, rec: StepRecord, parent: Any) -> None:
         llm_kind = self._t.llm_kind()
+        cfg = self._t.cfg
         attrs = B.llm_attributes(self._state, rec, full_messages=self._t.full_messages, llm_kind=llm_kind,
-                                 max_attributes=self._t.max_attributes)
+                                 max_attributes=self._t.max_attributes, cap=cfg.span_max_bytes, every=cfg.snapshot_every)
         name = f"chat {rec.model}" if llm_kind else f"contextkit_step {rec.model}"
         start = _ns(rec.started_at) if rec.started_at else time.time_ns()
         span = self._t.tracer.start_span(name, context=parent, kind=SpanKind.CLIENT, attributes=attrs, start_time=start)
@@ -179,10 +192,14 @@ class RunObserver(Observer):
         except Exception:  # noqa: BLE001 - detached elsewhere (async code); the span still ends
             pass
         end = _ns(record.started_at + record.duration_ms / 1000) if record.started_at else time.time_ns()
+        for ev in record.guard_events:
+            self._tool_events[id(ev)] = ev
         self._t.submit(self._end_tool, span, record, end)
 
     def _end_tool(self, span: Any, rec: ToolRecord, end: int) -> None:
         span.set_attributes(B.tool_end_attributes(self._state, rec))
+        for ev in rec.guard_events:
+            span.add_event("contextkit.guard", B.guard_event(self._state.masker, ev))
         if rec.error:
             m = self._state.masker
             span.set_status(Status(StatusCode.ERROR, REDACTED if m.hide_tool_result else m.text(rec.error)))
