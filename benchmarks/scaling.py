@@ -7,8 +7,9 @@ messages), and measured side by side in this one run:
   - cold `prepare()` of the whole history by a fresh Session (a resumed agent, a gateway replica),
     next to one `litellm.token_counter` pass over the same messages;
   - what the session holds after the replay, against the conversation's text.
-Then, on the 1k conversation, a whole run of `Session.completion` calls (litellm's mock_response)
-next to the same calls through plain `litellm.completion`: what the session holds beyond it.
+
+Then, on the 1k conversation, a whole run of `Session.completion` calls (litellm's mock_response):
+what the session and its step records hold beyond the responses plain litellm would leave.
 
     python benchmarks/scaling.py [--sizes 250 1000 4000 16000] [--policy default]
 """
@@ -92,34 +93,29 @@ def cold(msgs: list[dict], policy: str, repeats: int = 3) -> tuple[float, float]
 
 
 def completion_memory(msgs: list[dict], policy: str) -> tuple[int, int]:
-    """Bytes held after a run of model calls on `msgs`: through Session.completion, and through plain
-    litellm.completion (what the agent itself keeps: its messages, litellm's responses)."""
-    import litellm
+    """(bytes the session and its step records hold after a run of model calls on `msgs`, bytes plain
+    litellm's responses take for the same calls).
 
-    def run(call) -> int:
-        gc.collect()
-        tracemalloc.start()
-        kept = []
-        for i in ends(msgs)[:-1]:
-            kept.append(call(msgs[:i]))
-        gc.collect()
-        held = tracemalloc.get_traced_memory()[0]
-        tracemalloc.stop()
-        del kept
-        return held
+    Both come from one traced run through `Session.completion` (litellm's mock_response): the agent
+    keeps every response, as plain litellm would leave it; what the session holds is the traced
+    memory with the session alive minus after `del` (the responses still held). Two separate runs
+    subtracted would carry litellm's own cache noise (~1 MB between runs) into the difference."""
+    import litellm
 
     for i in ends(msgs)[:3]:  # litellm's own first-call caches are not the session's
         litellm.completion(model="gpt-4o", messages=msgs[:i], mock_response="ok")
-    plain = run(lambda m: litellm.completion(model="gpt-4o", messages=m, mock_response="ok"))
-    holder = {}
-
-    def through(m):
-        s = holder.setdefault("s", contextkit.Session(policy, model="gpt-4o", context_window=WINDOW, tracing=False))
-        return s.completion(model="gpt-4o", messages=m, mock_response="ok")
-
-    ours = run(through)
-    holder.clear()
-    return ours, plain
+    gc.collect()
+    tracemalloc.start()
+    s = contextkit.Session(policy, model="gpt-4o", context_window=WINDOW, tracing=False)
+    kept = [s.completion(model="gpt-4o", messages=msgs[:i], mock_response="ok") for i in ends(msgs)[:-1]]
+    gc.collect()
+    alive = tracemalloc.get_traced_memory()[0]
+    del s
+    gc.collect()
+    responses = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    del kept
+    return alive - responses, responses
 
 
 def main() -> None:
@@ -143,11 +139,11 @@ def main() -> None:
         print(f"| {len(msgs):,} | {tokens:,} | {inc * 1e3:.3f} ms ({inc / base:.2f}x the {ref:,}-message cost) "
               f"| {c * 1e3:.0f} ms | {tc * 1e3:.0f} ms | {c / tc:.2f}x | {held / text_bytes(msgs):.2f}x |", flush=True)
     msgs = by_messages(1000)
-    ours, plain = completion_memory(msgs, a.policy)
+    ours, responses = completion_memory(msgs, a.policy)
     tb = text_bytes(msgs)
-    print(f"\nSession.completion run on {len(msgs):,} messages ({len(ends(msgs)) - 1} calls): session and records hold "
-          f"{(ours - plain) / 1e6:.2f} MB beyond plain litellm ({plain / 1e6:.2f} MB) = {(ours - plain) / tb:.2f}x the "
-          f"conversation's text ({tb / 1e6:.2f} MB); target <= 3x")
+    print(f"\nSession.completion run on {len(msgs):,} messages ({len(ends(msgs)) - 1} calls): the session and its "
+          f"records hold {ours / 1e6:.2f} MB beyond what plain litellm leaves (the responses, {responses / 1e6:.2f} MB, "
+          f"held by the agent either way) = {ours / tb:.2f}x the conversation's text ({tb / 1e6:.2f} MB); target <= 3x")
 
 
 if __name__ == "__main__":
