@@ -189,8 +189,8 @@ class _Step:
         if _cost.user_prices(self.session.prices, self.model, self.bare) is not None:
             return False  # the user priced the name as called
         targets = _cost.router_models(router, self.model) if router is not None else []
-        if not targets and self.provider is None and _cost.alias_target(self.model):
-            targets = [_cost.alias_target(self.model)]
+        if not targets and self.provider is None and (alias := _cost.alias_target(self.model)):
+            targets = [alias]
         best, dearest = None, -1.0
         for target in targets:
             bare, provider = _cost.resolve_provider(target)
@@ -360,12 +360,12 @@ class _Step:
         rec.input_tokens, rec.output_tokens = usage.input_tokens, usage.output_tokens
         rec.reasoning_tokens, rec.usage_estimated = usage.reasoning_tokens, usage.estimated
         rec.cache_read_tokens, rec.cache_write_tokens = usage.cache_read_tokens, usage.cache_write_tokens
-        bare, provider, c = self._cost(usage, response)
+        bare, provider, c = self._priced(usage, response)
         rec.cost_usd, rec.input_cost_usd, rec.output_cost_usd, rec.cost_note = c.total, c.input, c.output, c.note
         rates = _cost.rates(self.model, provider, bare, self.session.prices)
         rec.saved_usd = self._saved(rec, usage, rates) if rates is not None else None
 
-    def _cost(self, usage: _cost.Usage, response: Any) -> tuple[str, str | None, _cost.Cost]:
+    def _priced(self, usage: _cost.Usage, response: Any) -> tuple[str, str | None, _cost.Cost]:
         """(model, provider) the call is priced as, and its cost. A name litellm has no price for
         that litellm answered as another model (a Router's model group, a proxy's name) is an
         alias: billed with litellm's own `response_cost`, split into input and output as the model

@@ -82,6 +82,7 @@ def resolve_provider(model: str, custom_llm_provider: str | None = None, api_bas
         return hit
     import litellm
 
+    out: tuple[str, str | None]
     try:
         bare, provider, _, _ = litellm.get_llm_provider(model=model, custom_llm_provider=custom_llm_provider, api_base=api_base)
         out = (bare, provider)

@@ -116,7 +116,7 @@ class Ledger:
         self._pairing = msgs.PairingState()
         self._all: list[Segment] = []  # every segment ever seen; handle ctx{n} is _all[n - 1]
         self._calls: dict[str, _Call] = {}
-        self._term_index: dict[str, object] = {}  # term -> Segment or list of Segments (tool results)
+        self._term_index: dict[str, Segment | list[Segment]] = {}  # term -> the tool results holding it
         self._protected_terms: set[str] = set()
         # terms present in content that is never pruned (non-tool messages) or in placeholders:
         # a placeholder's key terms need not repeat them (see new_terms)
@@ -127,7 +127,7 @@ class Ledger:
         self._reads: dict[str, list[Segment]] = {}
         self._last_attempt: dict[tuple, Segment] = {}
         self._serial = 0
-        self._tool_count: dict[str, int] = {}
+        self._tool_count: dict[str | None, int] = {}  # by tool name (None: a result of no known call)
         self._detached: dict[tuple, list[Segment]] = {}
         self._detached_calls: dict[str, Segment] = {}  # tool_call_id -> a detached result (its call's facts)
         self._recent_terms: dict[str, list[str]] = {}  # handle -> ordered terms, newest results only

@@ -16,6 +16,7 @@ batches (`clear_at_least`, `batch_slack`) make edits rare.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -217,7 +218,7 @@ class Policy:
                 "age": seg.turns_unused(ledger.clock), "turn": ledger.clock, "reason": why, "handle": seg.handle,
                 "args": args_summary(seg.args_text), "args_digest": args_digest(seg.args_text),
             }
-            shown = render(style, text, fields, seg.tokens, lambda limit, seg=seg: ledger.new_terms(seg, limit, carried, going),
+            shown = render(style, text, fields, seg.tokens, functools.partial(ledger.new_terms, seg, also=carried, going=going),
                            revisited=seg.reads_file or seg.is_error)
             tokens = count(shown.text) + MESSAGE_OVERHEAD
             if tokens > (1 - self.min_saving) * seg.tokens:

@@ -149,7 +149,7 @@ _OWN: list[tuple] = [
 ]
 
 # detect-secrets plugins: (module, class, [(denylist index, kind, fragments, group)])
-_DETECT_SECRETS = [
+_DETECT_SECRETS: list[tuple[str, str, list[tuple[int, str, tuple[str, ...], int]]]] = [
     ("aws", "AWSKeyDetector", [(0, "aws_access_key", ("akia", "asia", "abia", "acca", "a3t"), 0),
                                (1, "aws_secret_key", ("aws",), 1)]),
     ("azure_storage_key", "AzureStorageKeyDetector", [(0, "azure_storage_key", ("accountkey=",), 0)]),

@@ -85,7 +85,7 @@ def call_facts(tool_name: str, args: dict | None, raw_args: str) -> CallFacts:
             if isinstance(args.get(key), str):
                 cmd = args[key]
                 break
-    if cmd is not None and not _has_path_key(args):
+    if cmd is not None and args is not None and not _has_path_key(args):
         return _shell_facts(cmd)
     facts = CallFacts(program=tool_name)
     if args is None:
@@ -132,7 +132,8 @@ def _shell_facts(cmd: str) -> CallFacts:
 
 def _split_commands(words: list[str]) -> list[tuple[list[str], bool]]:
     """Simple commands, each with whether its output is piped into another (a partial view)."""
-    out, cur = [], []
+    out: list[tuple[list[str], bool]] = []
+    cur: list[str] = []
     for w in words:
         if w in _SHELL_OPS:
             if cur:

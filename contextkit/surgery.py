@@ -7,6 +7,8 @@ order stays as the agent built it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from . import rules
 from .ledger import KEPT, PINNED, PRUNED, Ledger, Segment
 from .policy import KEEP, PRUNE, Decision, Policy
@@ -182,6 +184,7 @@ class Editor:
         is given; the ledger's own forms stay private)."""
         led = self.ledger
         prev = self._out
+        todo: Iterable[Segment]
         if prev is not None and led.appended and led.start == len(prev) <= len(messages):
             out = prev + messages[len(prev):]
             todo = self._touched.values()

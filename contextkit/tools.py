@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 from .breaker import HALF_OPEN, Admission, CircuitBreaker
 from .errors import PolicyConfigError, ToolUnavailable
@@ -62,7 +62,7 @@ class ToolScope:
         notify(session.observers, "tool_started", session, rec)
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> Literal[False]:
         session, rec = self._session, self.record
         rec.duration_ms = (time.perf_counter() - self._t0) * 1000
         if exc is not None:

@@ -8,12 +8,12 @@ thinking goes back unchanged; text content is never empty.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from .messages import content_text
 
 
-def openai_problem(messages: Sequence[dict]) -> str | None:
+def openai_problem(messages: Sequence[Mapping]) -> str | None:
     """None if the list keeps OpenAI's tool-call pairing, else what breaks it and where."""
     pending: set[str] = set()
     owner = -1

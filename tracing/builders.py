@@ -41,7 +41,10 @@ def segment_getter(names: tuple[str, ...], segment_class: type) -> Callable[[Any
     have = set(getattr(segment_class, "__dataclass_fields__", ()))
     present = [n for n in names if n in have]
     if present and tuple(present) == names[:len(present)]:
-        return attrgetter(*present) if len(present) > 1 else (lambda seg, _g=attrgetter(present[0]): (_g(seg),))
+        if len(present) > 1:
+            return attrgetter(*present)
+        one = attrgetter(present[0])
+        return lambda seg: (one(seg),)
     return lambda seg: tuple(getattr(seg, n, None) for n in names)
 
 
@@ -312,7 +315,7 @@ def _snapshot_or_delta(st: RunState, rec: StepRecord, every: int) -> tuple[bool,
     # (one C-level pass; placeholders handed out earlier are the same objects from step to step).
     edited = st.edited[1] if st.edited[0] == rec.step else 0
     extends = prev is not None and len(sent) >= len(prev) and sum(map(operator.is_, prev, sent)) >= len(prev) - edited
-    if not extends or st.since_snapshot + 1 >= max(1, every):
+    if prev is None or not extends or st.since_snapshot + 1 >= max(1, every):
         st.since_snapshot = 0
         return True, 0
     st.since_snapshot += 1

@@ -43,8 +43,8 @@ class RunObserver(Observer):
         self.run_id = session.id
         self._policy = getattr(session.policy, "name", None) or "custom"
         self._state = RunState(run_id=session.id, masker=Masker(tracing.cfg.mask_secrets, TraceConfig()))
-        self._agent = None
-        self._agent_ctx = None
+        self._agent: trace.Span | None = None  # the run's AGENT span, once the run started
+        self._agent_ctx: otel_context.Context | None = None
         self._trace_id = 0
         self._tools: dict[int, tuple] = {}
         self._ledger: Any = None  # the ledger whose changes `prepared` reads (a new one: every segment)
@@ -86,23 +86,23 @@ class RunObserver(Observer):
         end = time.time_ns()
         totals = _totals(session)
         task, answer = _task_and_answer(session)
-        self._t.submit(self._end_agent, totals, task, answer, end, None)
+        self._t.submit(self._end_agent, self._agent, totals, task, answer, end, None)
 
     def end_at_exit(self, ended_by: str = "interpreter exit", failed: bool = False) -> None:
         """The process (or its tracing) is ending with this run still open: end its AGENT span,
         saying why (`failed`: an uncaught exception or a signal, so the run's status is error)."""
         if not self._ended and self._agent is not None:
             self._ended = True
-            self._t.submit(self._end_agent, {}, None, None, time.time_ns(), ended_by, failed)
+            self._t.submit(self._end_agent, self._agent, {}, None, None, time.time_ns(), ended_by, failed)
 
     def _collected(self) -> None:
         if not self._ended and self._agent is not None:
             self._ended = True
-            self._t.submit(self._end_agent, {}, None, None, time.time_ns(), "session garbage-collected without close()")
+            self._t.submit(self._end_agent, self._agent, {}, None, None, time.time_ns(),
+                           "session garbage-collected without close()")
 
-    def _end_agent(self, totals: dict, task: Any, answer: Any, end: int, ended_by: str | None,
+    def _end_agent(self, span: trace.Span, totals: dict, task: Any, answer: Any, end: int, ended_by: str | None,
                    failed: bool = False) -> None:
-        span = self._agent
         m = self._state.masker
         attrs = dict(totals)
         if task is not None:

@@ -47,8 +47,9 @@ def composition_bar(parts: Mapping[str, int], limit: int | None, *, domain_max: 
         x += n
     df = pd.DataFrame(rows, columns=["category", "tokens", "x", "x2", "share"]).assign(row="request")
     top = max(x, domain_max or 0, 1)
-    show_limit = bool(limit) and limit <= top * 1.25
-    if show_limit:
+    show_limit = False
+    if limit and limit <= top * 1.25:
+        show_limit = True
         top = max(top, limit)
     xscale = alt.Scale(domain=[0, top * 1.02], nice=False)
     bars = alt.Chart(df).mark_bar(stroke="white", strokeWidth=1, cornerRadius=2).encode(

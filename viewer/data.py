@@ -65,7 +65,7 @@ def store_path() -> str:
 
 def signature(path: str) -> tuple:
     """Changes whenever a writer commits (the file or its WAL is rewritten)."""
-    out = []
+    out: list[tuple[int, int] | None] = []
     for p in (path, path + ".wal"):
         try:
             s = os.stat(p)

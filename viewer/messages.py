@@ -36,10 +36,11 @@ def text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        out = []
+        out: list[str] = []
         for p in content:
             if isinstance(p, dict):
-                out.append(p.get("text") if isinstance(p.get("text"), str) else f"[{p.get('type', 'part')}]")
+                text = p.get("text")
+                out.append(text if isinstance(text, str) else f"[{p.get('type', 'part')}]")
             else:
                 out.append(str(p))
         return "\n".join(out)

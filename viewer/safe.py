@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import streamlit as st
 
@@ -68,6 +68,6 @@ def markdown(text: Any) -> None:
         st.html(f'<div class="ck-md">{body}</div>')
 
 
-def code(text: Any, *, language: str | None = None, height: int | str = "content") -> None:
+def code(text: Any, *, language: str | None = None, height: int | Literal["content", "stretch"] = "content") -> None:
     """Raw content in a wrapped code box (`st.code` shows text as it is)."""
     st.code("" if text is None else str(text) or " ", language=language, wrap_lines=True, height=height)

@@ -165,7 +165,7 @@ def pick_run(df: pd.DataFrame, key: str, label: str = "Run", default: str | None
     labels = dict(zip(ids, run_labels(df)))
     want = default or st.session_state.get(SELECTED) or st.query_params.get("run")
     index = ids.index(want) if want in ids else 0
-    run_id = st.selectbox(label, ids, index=index, key=key, format_func=labels.get)
+    run_id = st.selectbox(label, ids, index=index, key=key, format_func=labels.__getitem__)
     if remember:
         st.session_state[SELECTED] = run_id
     return df[df["run_id"] == run_id].iloc[0]

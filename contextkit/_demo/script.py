@@ -46,8 +46,9 @@ class Seen:
     """The conversation as the model received it: its own calls and the results it can read."""
 
     def __init__(self, messages: list[Any]):
-        self.calls: dict[str, tuple[str, dict]] = {}
-        self.results: dict[str, str] = {}
+        # keyed by the ids as the messages carry them (a malformed message may carry none)
+        self.calls: dict[str | None, tuple[str | None, dict]] = {}
+        self.results: dict[str | None, str] = {}
         self.last_move = -1
         self.finished = False
         for m in messages:

@@ -46,7 +46,7 @@ def respond(model: str, messages: list, tools: list[dict]) -> litellm.ModelRespo
     offered = {(t.get("function") or {}).get("name") for t in tools}
     play = faults if model.rsplit("/", 1)[-1] == "faults" else script
     move, turn = play.next_turn(messages, offered)
-    calls = [
+    calls: list[dict[str, Any]] = [
         {"id": script.call_id(move, k), "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
         for k, (name, args) in enumerate(turn.calls)
     ]
@@ -55,7 +55,8 @@ def respond(model: str, messages: list, tools: list[dict]) -> litellm.ModelRespo
         message["tool_calls"] = calls
     if turn.reasoning:
         message["reasoning_content"] = turn.reasoning
-    prompt = litellm.token_counter(model=PRICED_AS, messages=messages, tools=tools or None)
+    # litellm types `tools` as its own TypedDict; these are the same OpenAI tool dicts
+    prompt = litellm.token_counter(model=PRICED_AS, messages=messages, tools=tools or None)  # type: ignore[arg-type]
     cached = _cached(messages, tools, prompt)
     reasoning = _count(turn.reasoning)
     output = _count(turn.content) + reasoning + sum(_count(c["function"]["name"]) + _count(c["function"]["arguments"]) + _CALL_OVERHEAD for c in calls)
@@ -82,7 +83,7 @@ def _cached(messages: list, tools: list[dict], prompt: int) -> int:
     if common <= 1:
         return 0
     tokens = prompt if common == len(key) else litellm.token_counter(model=PRICED_AS, messages=messages[: common - 1],
-                                                                      tools=tools or None)
+                                                                      tools=tools or None)  # type: ignore[arg-type]
     tokens = min(tokens, prompt) // _CACHE_STEP * _CACHE_STEP
     return tokens if tokens >= _CACHE_MIN else 0
 

@@ -109,7 +109,7 @@ def render(t: Totals, *, seconds: float, priced_as: str | None, prices: tuple[fl
     """The summary block (plain text, no colours). `saved` is docs/cost.md's (the viewer's too);
     `baseline` is a second run of the agent with no pruning (stored as `baseline_id`, tagged
     "comparison"): the head-to-head, where the extra steps pruning may cost (re-reads, restores) count."""
-    lines = []
+    lines: list[str] = []
     add = lines.append
     restores = f" ({t.restores} restore_context)" if t.restores else ""
     add(f"  steps         {_n(t.steps, 'model call')}, {_n(t.tool_calls, 'tool call')}{restores}, {seconds:.1f} s")

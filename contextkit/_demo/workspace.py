@@ -24,7 +24,10 @@ from typing import TYPE_CHECKING
 from .. import settings
 
 if TYPE_CHECKING:
-    from importlib.resources.abc import Traversable
+    if sys.version_info >= (3, 11):
+        from importlib.resources.abc import Traversable
+    else:  # the same class, under its 3.10 name
+        from importlib.abc import Traversable
 
 TASK = (
     "Ticket #4127: customers who order exactly 10 units of a product do not get the 5% bulk discount that "

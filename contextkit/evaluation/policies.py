@@ -92,7 +92,8 @@ def _litellm_compress(trigger: int) -> Callable[[], Prepare]:
         import litellm
 
         def prepare(messages: list[dict]) -> list[dict]:
-            return litellm.compress(messages, model="gpt-4o", compression_trigger=trigger)["messages"]
+            # litellm.compress is the function; mypy takes it for the submodule of the same name
+            return litellm.compress(messages, model="gpt-4o", compression_trigger=trigger)["messages"]  # type: ignore[operator]
 
         return prepare
 
@@ -114,10 +115,11 @@ def _runner(spec: Any, label: str | None) -> Runner:
             if isinstance(spec, str) and not os.path.exists(spec) and e.where == "policy":
                 raise PolicyConfigError(f"{e.problem}, or '{RAW}', or a policy file (.toml/.yaml/.json)", "policy") from e
             raise
-        name = os.fspath(spec) if isinstance(spec, (str, os.PathLike)) else policy.name
+        name: str = os.fspath(spec) if isinstance(spec, (str, os.PathLike)) else policy.name
         return Runner(label or name, policy)
     if callable(spec):
-        return Runner(label or getattr(spec, "__name__", "custom"), None, factory=spec)
+        fname: str = getattr(spec, "__name__", "custom")
+        return Runner(label or fname, None, factory=spec)
     raise PolicyConfigError(
         f"expected 'raw', a preset name, a policy file, a Policy, a config dict or a factory, got {type(spec).__name__}",
         "policies",

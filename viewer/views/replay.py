@@ -4,6 +4,9 @@ the model's reasoning, answer and tool calls, the tools it ran, and what the ste
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import cast
+
 import pandas as pd
 import streamlit as st
 
@@ -75,7 +78,7 @@ def _why(s: dict) -> str:
     return f" → {ui.tokens(s['sent_tokens'])}: *{plain(s['reason'], one_line=True)}*"
 
 
-def changes(view: data.StepView, row: pd.Series, tool_events: list[dict] = ()) -> None:
+def changes(view: data.StepView, row: pd.Series, tool_events: Sequence[dict] = ()) -> None:
     """What changed since the previous step, as short lists; what fitting the window, compaction
     and the guards did at it."""
     for note in guards.step_notes(row):
@@ -134,8 +137,10 @@ def message_list(view: data.StepView, run_id: str) -> None:
     pages = [(k, min(k + PAGE_SIZE, len(rows))) for k in range(0, len(rows), PAGE_SIZE)]
     if len(pages) > 1:
         labels = [f"{rows[a]['index']}–{rows[b - 1]['index']}" for a, b in pages]
-        pick = c2.selectbox("Messages", range(len(pages)), index=len(pages) - 1, format_func=lambda k: f"messages #{labels[k]}",
-                            key=f"msg_page_{run_id}_{view.step}_{how}", label_visibility="collapsed")
+        # an index into a non-empty range: never None
+        pick = cast(int, c2.selectbox("Messages", range(len(pages)), index=len(pages) - 1,
+                                      format_func=lambda k: f"messages #{labels[k]}",
+                                      key=f"msg_page_{run_id}_{view.step}_{how}", label_visibility="collapsed"))
         a, b = pages[pick]
     else:
         a, b = 0, len(rows)

@@ -3,6 +3,8 @@ of "saved", the demo's and the other pages'); search, filter, sort, open."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import pandas as pd
 import streamlit as st
 
@@ -46,13 +48,13 @@ def _filtered(df: pd.DataFrame) -> pd.DataFrame:
     query = c1.text_input("Search", key="runs_search", placeholder="name, run id, model, tag, user…",
                           label_visibility="collapsed")
     status = c2.multiselect("Status", ["ok", "error", "open"], key="runs_status", placeholder="Any status",
-                            format_func=STATUS_LABELS.get, label_visibility="collapsed")
+                            format_func=STATUS_LABELS.__getitem__, label_visibility="collapsed")
     models = c3.multiselect("Model", sorted(df["model"].dropna().unique()), key="runs_model", placeholder="Any model",
                             label_visibility="collapsed")
     policies = c4.multiselect("Policy", sorted(df["policy"].dropna().unique()), key="runs_policy",
                               placeholder="Any policy", label_visibility="collapsed")
-    sort = c5.selectbox("Sort by", list(SORTS), key="runs_sort", label_visibility="collapsed",
-                        format_func=lambda s: f"Sort: {s}")
+    sort = cast(str, c5.selectbox("Sort by", list(SORTS), key="runs_sort", label_visibility="collapsed",
+                                  format_func=lambda s: f"Sort: {s}"))  # index 0 of a non-empty list: never None
     out = df
     if query:
         q = query.strip().lower()
