@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CONTEXTKIT_SHARED", REPO.parent / "shared"))

@@ -39,6 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the repo's packages before this folder's scripts (benchmarks/tracing.py)
 
 import contextkit  # noqa: E402  (first: offline defaults before litellm loads)
+
 from _chain import by_turns  # noqa: E402
 
 

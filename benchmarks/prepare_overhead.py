@@ -20,6 +20,7 @@ import time
 import tracemalloc
 
 import contextkit
+
 from _chain import by_size
 
 # gpt-4o's tokenizer and prices, with a window past this 341k-token conversation (fitting it to 128k

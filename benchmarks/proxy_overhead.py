@@ -33,6 +33,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))  # the fake upstream and the proxy launcher
 
 import contextkit  # noqa: E402,F401  (first: offline defaults before litellm loads)
+
 from _chain import by_turns  # noqa: E402
 from anthropic_convo import tools_of  # noqa: E402
 from proxy_upstream import MASTER_KEY, Upstream, launch, stop_proxies, wait_healthy, write_config  # noqa: E402
@@ -44,9 +45,9 @@ def main() -> None:
     ap.add_argument("--cold", type=int, default=5, help="cold-replica requests at the end")
     args = ap.parse_args()
 
-    import httpx
-
     from contextkit.tokens import TokenCounter
+
+    import httpx
 
     msgs = by_turns(args.turns)
     tools = tools_of(msgs)
@@ -125,10 +126,10 @@ def _hooks_ms(msgs: list, ends: list, tools: list, tracing: bool, folder: Path) 
     """Per request: the gateway's pre-call hook and the recording of a (fixed) answer, in-process."""
     import asyncio
 
-    import litellm
-
     from contextkit import tracing as ck_tracing
     from contextkit.proxy import Gateway
+
+    import litellm
 
     if tracing:
         ck_tracing.configure(db_path=str(folder / "in-process.duckdb"))

@@ -24,6 +24,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 sys.path.insert(0, str(ROOT / "tests"))
 
 from contextkit import secrets  # noqa: E402
+
 from fake_secrets import KINDS  # noqa: E402
 
 

@@ -26,13 +26,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
-
-from contextkit import tracing  # noqa: E402
-from contextkit import Session  # noqa: E402
+from contextkit import Session, tracing  # noqa: E402
 from contextkit.tracing.config import TracingConfig  # noqa: E402
 from contextkit.tracing.duckdb_exporter import DuckDBSpanExporter  # noqa: E402
+
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: E402
 from tracing_agent import replay  # noqa: E402
 
 

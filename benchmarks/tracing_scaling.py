@@ -29,14 +29,14 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _chain import by_messages, by_turns
+from contextkit import Session, StepRecord, tracing
 from contextkit.tracing import builders as B
+
+from _chain import by_messages, by_turns
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
 )
 from otlp_receiver import OTLPReceiver
-
-from contextkit import Session, StepRecord, tracing
 
 
 class Timed:
@@ -102,7 +102,9 @@ def run(msgs: list[dict], n: int, steps: int) -> dict:
         tracing.current().worker.drain(30)  # the worker keeps up (a real model call takes far longer)
     s.close()
     tracing.flush(60)
-    ms = lambda xs: [x * 1000 for x in xs]
+    def ms(xs):
+        return [x * 1000 for x in xs]
+
     agent, worker = ms(timed.agent.values()), ms(timed.worker.values())
     return {"messages": len(s.ledger.segments), "agent": agent, "worker": worker, "old": ms(old)}
 
@@ -171,7 +173,9 @@ def main() -> None:
             rx.stop()
         shipped = otlp_bytes([int(x) for x in a.otlp_turns.split(",")], work) if a.otlp_turns else {}
     med = statistics.median
-    p90 = lambda xs: sorted(xs)[int(0.9 * (len(xs) - 1))]
+    def p90(xs):
+        return sorted(xs)[int(0.9 * (len(xs) - 1))]
+
     base = results["store"][sizes[0]]
     print(f"machine: {os.cpu_count()} cores; {a.steps} steps per size, each appending an assistant turn and its results")
     print("| messages | agent thread per step, median (p90) | old prepared snapshot | worker, store only | worker, store + OTLP |")

@@ -35,6 +35,7 @@ TRAJ = SHARED / "data" / "trajectories"
 sys.path.insert(0, str(REPO))  # the repo's packages before this folder's scripts (benchmarks/tracing.py)
 
 import contextkit  # noqa: E402,F401  (first: offline defaults before litellm loads)
+
 from _chain import by_turns  # noqa: E402
 
 LONG = 300
@@ -43,8 +44,9 @@ LONG = 300
 def replay(msgs: list[dict], model: str, name: str) -> int:
     """One traced run: prepare before every assistant turn, the turn recorded as the model's answer
     (usage = what was sent, priced by litellm), then its tool calls executed through the session."""
-    import litellm
     from contextkit import Session, StepRecord
+
+    import litellm
 
     session = Session("default", model=model, name=name, tags=["bench"])
     try:
@@ -89,10 +91,10 @@ def templates(path: Path) -> float:
 
 def clone(template: Path, out: Path, runs: int, steps: int) -> dict:
     """Step 2: clone the template runs in bulk until `runs` runs and ~`steps` steps."""
+    from contextkit.tracing.schema import TABLES
+
     import duckdb
     import pyarrow as pa
-
-    from contextkit.tracing.schema import TABLES
 
     t0 = time.perf_counter()
     shutil.copy(template, out)
@@ -139,9 +141,9 @@ def timed_pages(store: Path, repeat: int) -> dict:
     import streamlit as st
 
     _quiet_streamlit()
-    from streamlit.testing.v1 import AppTest
-
     from contextkit.tracing.store import TraceStore
+
+    from streamlit.testing.v1 import AppTest
 
     os.environ["CONTEXTKIT_VIEW_STORE"] = str(store)
     app = str(REPO / "viewer" / "app.py")

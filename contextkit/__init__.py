@@ -12,20 +12,20 @@ from .errors import (
     BudgetExceeded,
     ContextkitError,
     ContextOverflowError,
-    LoopDetected,
     InvalidMessagesError,
+    LoopDetected,
     PolicyConfigError,
     PruningFailedError,
     ToolUnavailable,
     UnknownHandleError,
 )
 from .ledger import Segment
+from .observer import Observer
 from .placeholders import Placeholder
 from .policy import Policy, ToolRule
 from .presets import PRESETS
-from .restore import RESTORE_TOOL_NAME, restore_tool
-from .observer import Observer
 from .records import GuardEvent, PrepareReport, StepRecord, ToolRecord
+from .restore import RESTORE_TOOL_NAME, restore_tool
 from .session import Session
 
 __version__ = "0.1.0"

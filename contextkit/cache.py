@@ -102,7 +102,6 @@ class Payback:
         r, w = self.model.prices.read, self.model.prices.write
         led, segs, start = self.ledger, self.ledger.segments, self.start
         new_sent = sum(s.sent_tokens for s in segs[start:])
-        raw_now = led.raw_tokens
         base_sent, base_raw = self.model.step_costs(led, start)
         credit = self.model.credit + base_raw  # this turn's unpruned cost is due either way
         best, delta, rewritten, cursor = 0, 0, new_sent, start

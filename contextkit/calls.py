@@ -33,15 +33,16 @@ import logging
 import re
 import time
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import cost as _cost
 from . import guards as _guards
 from . import rules
 from .budget import Request, Reservation
 from .errors import InvalidMessagesError, PolicyConfigError
-from .messages import as_dicts, message_dict
 from .fit import FitRequest
+from .messages import as_dicts, message_dict
 from .records import GuardEvent, PrepareReport, StepRecord
 from .streaming import RecordingStream
 

@@ -49,12 +49,12 @@ class Compactor:
     source: str = ""
 
     @classmethod
-    def anthropic(cls, summarize: str | Summarize) -> "Compactor":
+    def anthropic(cls, summarize: str | Summarize) -> Compactor:
         return cls(summarize, trigger_tokens=150_000, keep_messages=0, name="anthropic",
                    source="Anthropic server-side compaction, compact_20260112 (trigger 150,000 input tokens)")
 
     @classmethod
-    def langchain(cls, summarize: str | Summarize) -> "Compactor":
+    def langchain(cls, summarize: str | Summarize) -> Compactor:
         return cls(summarize, trigger_fraction=0.85, keep_messages=20, name="langchain",
                    source="LangChain SummarizationMiddleware (keep 20 messages; DeepAgents triggers at 85% of the window)")
 

@@ -127,7 +127,7 @@ def cut_arguments(ledger: Ledger, need: int) -> list[tuple[Segment, dict, int]]:
         if size > 2 * ARGS_KEEP // 3:
             candidates.append((size, seg))
     out, freed = [], 0
-    for size, seg in sorted(candidates, key=lambda c: -c[0]):
+    for _size, seg in sorted(candidates, key=lambda c: -c[0]):
         if freed >= need:
             break
         base = seg.sent_message or seg.original

@@ -14,8 +14,8 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from . import messages as msgs
 from . import faults, rules
+from . import messages as msgs
 from .signals import CallFacts, call_facts, is_error, ordered_terms, terms
 from .tokens import MESSAGE_OVERHEAD, TokenCounter
 
@@ -220,7 +220,7 @@ class Ledger:
         self._rewind(0)
         self._seen, self.messages = [], []
 
-    def fresh(self) -> "Ledger":
+    def fresh(self) -> Ledger:
         """An empty ledger that keeps this one's segments reachable by handle and never reissues
         a handle (the last resort after an internal error)."""
         new = Ledger(self.counter)

@@ -78,7 +78,7 @@ class LoopGuard:
         self.on_loop = on_loop
         self.storm_repeats = storm_repeats
         self.poll_repeats = poll_repeats
-        self._state: "weakref.WeakKeyDictionary[Any, _State]" = weakref.WeakKeyDictionary()
+        self._state: weakref.WeakKeyDictionary[Any, _State] = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:

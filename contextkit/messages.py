@@ -26,7 +26,7 @@ class PairingState:
     answered: set[str] = field(default_factory=set)  # ids of the last assistant already answered
     last_call_index: int | None = None  # index of the last assistant message with tool_calls
 
-    def copy(self) -> "PairingState":
+    def copy(self) -> PairingState:
         return PairingState(dict(self.pending), set(self.answered), self.last_call_index)
 
 

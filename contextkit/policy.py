@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 from . import faults, rules
 from .ledger import KEPT, Ledger, Segment
-from .placeholders import Placeholder, Rendered, args_digest, args_summary, render
 from .messages import content_text
+from .placeholders import Placeholder, Rendered, args_digest, args_summary, render
 from .tokens import MESSAGE_OVERHEAD
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ class Policy:
     description: str = ""
     source: str = ""
 
-    def replace(self, **changes) -> "Policy":
+    def replace(self, **changes) -> Policy:
         return dataclasses.replace(self, **changes)
 
     def rule_for(self, tool: str | None) -> ToolRule:
@@ -129,7 +129,7 @@ class Policy:
     # ------------------------------------------------------------------ deciding
 
     def decide(
-        self, ledger: Ledger, step: int, context_window: int | None = None, payback: "Payback | None" = None
+        self, ledger: Ledger, step: int, context_window: int | None = None, payback: Payback | None = None
     ) -> list[Decision]:
         """What to do at this step: the results to prune (each with its placeholder and reason),
         and those kept with a reason worth recording. Reads the ledger, changes nothing."""

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-
 @dataclass(slots=True)
 class PrepareReport:
     """What one `Session.prepare` call did: the context before and after surgery, every decision."""

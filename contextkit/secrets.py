@@ -207,7 +207,7 @@ class _State:
         self.by_fragment: dict[str, list[int]] = {}
         self.always: list[int] = []
 
-    def compiled(self) -> "_State":
+    def compiled(self) -> _State:
         if self.builtin is None:
             with self.lock:
                 if self.builtin is None:

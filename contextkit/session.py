@@ -12,21 +12,21 @@ import uuid
 from typing import Any
 
 from . import calls, rules, validity
+from . import fit as fit_mod
 from .cache import CacheModel, Payback, prices_for
+from .compaction import Compaction, Compactions, compaction_record, compactor_from, run_summarizer, summary_message
 from .config import resolve_policy
 from .errors import ContextOverflowError, InvalidMessagesError, PolicyConfigError, PruningFailedError, UnknownHandleError
+from .fit import FitRequest
 from .ledger import COMPACTED, KEPT, PINNED, PRUNED, RESTORED, Ledger, Segment
 from .messages import content_text
-from .policy import Policy
 from .observers import default_observers, notify
+from .policy import Policy
 from .records import PrepareReport, StepRecord, ToolRecord
-from .tools import ToolScope, run_tool
 from .restore import RESTORE_TOOL_NAME, call_parts, requested_handle, restore_tool
-from . import fit as fit_mod
-from .compaction import Compaction, Compactions, compaction_record, compactor_from, run_summarizer, summary_message
-from .fit import FitRequest
 from .surgery import Editor
 from .tokens import TokenCounter
+from .tools import ToolScope, run_tool
 
 
 class Session:
@@ -387,7 +387,7 @@ class Session:
             self.closed = True
             notify(self.observers, "run_finished", self)
 
-    def __enter__(self) -> "Session":
+    def __enter__(self) -> Session:
         return self
 
     def __exit__(self, *exc) -> None:

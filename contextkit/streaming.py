@@ -11,7 +11,8 @@ reads e.g. `stream.model` or `stream._hidden_params` keeps working. It is not an
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 # on_end(chunks, stream, error, finished, first_chunk_at): record the step; must not raise
 OnEnd = Callable[[list, Any, "BaseException | None", bool, "float | None"], None]
@@ -32,7 +33,7 @@ class RecordingStream:
 
     # ------------------------------------------------------------------ sync
 
-    def __iter__(self) -> "RecordingStream":
+    def __iter__(self) -> RecordingStream:
         return self
 
     def __next__(self) -> Any:
@@ -58,7 +59,7 @@ class RecordingStream:
 
     # ------------------------------------------------------------------ async
 
-    def __aiter__(self) -> "RecordingStream":
+    def __aiter__(self) -> RecordingStream:
         return self
 
     async def __anext__(self) -> Any:

@@ -7,11 +7,11 @@ segment by the ledger, so a call that adds two messages never re-tokenizes the r
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from . import _offline  # noqa: F401  (sets TIKTOKEN_CACHE_DIR before tiktoken loads a file)
+from functools import cache
 
 import tiktoken
+
+from . import _offline  # noqa: F401  (sets TIKTOKEN_CACHE_DIR before tiktoken loads a file)
 
 DEFAULT_ENCODING = "o200k_base"
 MESSAGE_OVERHEAD = 4  # role and separators per chat message (OpenAI's cookbook counts 3-4)
@@ -28,7 +28,7 @@ def encoding_name_for(model: str | None) -> str:
         return DEFAULT_ENCODING
 
 
-@lru_cache(maxsize=None)
+@cache
 def _encoding(name: str) -> tiktoken.Encoding:
     try:
         return tiktoken.get_encoding(name)

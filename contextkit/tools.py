@@ -7,7 +7,8 @@ from __future__ import annotations
 import functools
 import json
 import time
-from typing import Any, Callable, Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 from .breaker import HALF_OPEN, Admission, CircuitBreaker
 from .errors import PolicyConfigError, ToolUnavailable
@@ -43,7 +44,7 @@ class ToolScope:
     def result(self, value: Any) -> None:
         self.record.result = value if isinstance(value, str) or value is None else _as_text(value)
 
-    def __enter__(self) -> "ToolScope":
+    def __enter__(self) -> ToolScope:
         session, rec = self._session, self.record
         rec.step = session.step
         breaker = getattr(session, "breaker", None) if self._guarded else None

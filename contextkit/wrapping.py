@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import calls
 from .session import Session
@@ -25,7 +26,7 @@ def wrap(fn: Callable[..., Any], session: Any = None, **session_kwargs: Any) -> 
     if session is None:
         session = Session(**session_kwargs)
 
-    if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None)):
+    if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None)):  # noqa: B004 - an async __call__ itself
 
         @functools.wraps(fn)
         async def awrapped(*args: Any, **kwargs: Any) -> Any:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 import contextkit  # noqa: F401  (offline defaults before any test module imports litellm)
-from helpers import TRAJECTORIES, trajectory_files
 from contextkit.testing import capspans  # noqa: F401  (the fixture: a test's spans in memory)
+
+import pytest
+from helpers import TRAJECTORIES, trajectory_files
 
 
 @pytest.fixture(scope="session")

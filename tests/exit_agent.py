@@ -17,7 +17,6 @@ import argparse
 import sys
 import time
 
-
 # Module-level code, like the README's example: the session lives until the interpreter exits.
 ap = argparse.ArgumentParser()
 ap.add_argument("base_url")

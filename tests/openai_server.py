@@ -24,9 +24,10 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass
@@ -73,46 +74,46 @@ class Reply:
 
     @classmethod
     def text(cls, content: str = "ok", *, reasoning: str | None = None, usage: dict | None = None,
-             stream_usage: str = "auto", model: str | None = None, finish_reason: str | None = None) -> "Reply":
+             stream_usage: str = "auto", model: str | None = None, finish_reason: str | None = None) -> Reply:
         return cls("text", content, reasoning=reasoning, usage=usage, stream_usage=stream_usage, model=model,
                    finish_reason=finish_reason)
 
     @classmethod
     def tool_call(cls, name: str, arguments: Any = None, *, call_id: str | None = None, content: str | None = None,
-                  usage: dict | None = None, stream_usage: str = "auto") -> "Reply":
+                  usage: dict | None = None, stream_usage: str = "auto") -> Reply:
         return cls.tool_calls([(name, arguments if arguments is not None else {}, call_id)], content=content,
                               usage=usage, stream_usage=stream_usage)
 
     @classmethod
     def tool_calls(cls, calls: list[tuple], *, content: str | None = None, usage: dict | None = None,
-                   stream_usage: str = "auto") -> "Reply":
+                   stream_usage: str = "auto") -> Reply:
         """`calls`: (name, arguments) or (name, arguments, id) tuples; arguments a dict or a JSON string."""
         norm = [(c[0], c[1], c[2] if len(c) > 2 else None) for c in calls]
         return cls("text", content, calls=norm, usage=usage, stream_usage=stream_usage)
 
     @classmethod
-    def error(cls, status: int = 500, message: str = "server error", *, headers: dict | None = None) -> "Reply":
+    def error(cls, status: int = 500, message: str = "server error", *, headers: dict | None = None) -> Reply:
         kind = {429: "rate_limit_exceeded", 500: "server_error"}.get(status, "invalid_request_error")
         body = json.dumps({"error": {"message": message, "type": kind, "param": None, "code": kind}}).encode()
         return cls("raw", None, status=status, body=body, headers={"Content-Type": "application/json", **(headers or {})})
 
     @classmethod
-    def malformed(cls) -> "Reply":
+    def malformed(cls) -> Reply:
         """200 OK, application/json, and a body that is not JSON."""
         return cls("raw", None, status=200, body=b'{"id": "chatcmpl-broken", "choices": [', headers={"Content-Type": "application/json"})
 
     @classmethod
-    def hang(cls, seconds: float = 30.0) -> "Reply":
+    def hang(cls, seconds: float = 30.0) -> Reply:
         """Never answer (until `seconds` pass or the server stops): for client timeouts."""
         return cls("hang", None, seconds=seconds)
 
     @classmethod
-    def cut(cls, content: str = "partial answer that never ends", after_chunks: int = 1) -> "Reply":
+    def cut(cls, content: str = "partial answer that never ends", after_chunks: int = 1) -> Reply:
         """Start a streamed answer, then drop the connection mid-body (an incomplete chunked read)."""
         return cls("cut", content, after_chunks=after_chunks)
 
     @classmethod
-    def raw(cls, status: int, body: bytes | str, content_type: str = "application/json") -> "Reply":
+    def raw(cls, status: int, body: bytes | str, content_type: str = "application/json") -> Reply:
         data = body.encode() if isinstance(body, str) else body
         return cls("raw", None, status=status, body=data, headers={"Content-Type": content_type})
 
@@ -148,7 +149,7 @@ class OpenAIServer:
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}/v1"
 
-    def start(self) -> "OpenAIServer":
+    def start(self) -> OpenAIServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="openai-test-server", daemon=True)
         self._thread.start()
         return self
@@ -158,13 +159,13 @@ class OpenAIServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def __enter__(self) -> "OpenAIServer":
+    def __enter__(self) -> OpenAIServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def script(self, *replies: Reply | Responder) -> "OpenAIServer":
+    def script(self, *replies: Reply | Responder) -> OpenAIServer:
         """Queue replies (or functions of the request returning one) for the next requests, in order."""
         with self._lock:
             self._queue.extend(replies)
@@ -202,7 +203,7 @@ def _handler_for(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
         def handle(self) -> None:
             try:
                 super().handle()
-            except (ConnectionError, socket.timeout):  # the client went away (a timeout, a closed stream)
+            except (TimeoutError, ConnectionError):  # the client went away (a timeout, a closed stream)
                 pass
 
         def do_GET(self) -> None:  # /v1/models, for clients that probe

@@ -13,9 +13,10 @@ import gzip
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
@@ -64,7 +65,7 @@ class OTLPReceiver:
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}/v1/traces"
 
-    def start(self) -> "OTLPReceiver":
+    def start(self) -> OTLPReceiver:
         self._thread.start()
         return self
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import threading
 
-import pytest
-
 import contextkit  # first: it keeps litellm offline
 from contextkit import CircuitBreaker, PolicyConfigError, Session, ToolUnavailable
 
+import pytest
 from openai_server import Reply
 
 
@@ -18,10 +17,13 @@ def kw(server, **extra) -> dict:
     return {"model": "openai/gpt-4o-mini", "api_base": server.base_url, "api_key": "sk-test", "max_retries": 0, **extra}
 
 
+REFUSED = ConnectionError("connection refused by search-api:443")
+
+
 class Tool:
     """A tool that fails (raises, or returns a text) the first `fails` times, and counts its runs."""
 
-    def __init__(self, fails: int = 10**6, error: BaseException | str = ConnectionError("connection refused by search-api:443")):
+    def __init__(self, fails: int = 10**6, error: BaseException | str = REFUSED):
         self.fails, self.error, self.runs = fails, error, 0
 
     def __call__(self, **args):

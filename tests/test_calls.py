@@ -8,13 +8,12 @@ import asyncio
 import copy
 import json
 
-import pytest
-
 import contextkit  # first: it keeps litellm offline (no price-map fetch at import)
-import litellm
 from contextkit import InvalidMessagesError, Observer, Policy, PolicyConfigError, Session
 from contextkit.messages import check_messages, require_answered
 
+import litellm
+import pytest
 from helpers import conversation
 from openai_server import Reply
 

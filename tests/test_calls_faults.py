@@ -7,13 +7,11 @@ import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
 import contextkit  # first: it keeps litellm offline
-import litellm
-import contextkit
 from contextkit import Observer, Policy, Session
 
+import litellm
+import pytest
 from helpers import conversation
 from openai_server import Reply, echo
 

@@ -11,11 +11,11 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-from contextkit.tracing.store import TraceStore
-from helpers import conversation, missing_external, trajectory_files
-
 from contextkit import Session, tracing
+from contextkit.tracing.store import TraceStore
+
+import pytest
+from helpers import conversation, missing_external, trajectory_files
 
 CONTEXTKIT = str(Path(sys.executable).with_name("contextkit"))
 # Root reads any file whatever its mode; without these two capabilities the kernel checks the bits.

@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 
-import pytest
-
 from contextkit import (
     PRESETS,
     Placeholder,
@@ -18,6 +16,8 @@ from contextkit import (
     save_policy,
 )
 from contextkit.config import PLACEHOLDER_FIELDS, POLICY_FIELDS, RULE_SCALARS, validate
+
+import pytest
 
 
 def test_dict_config_on_top_of_a_preset():

@@ -4,13 +4,11 @@ priced; what pruning saved is priced with the prompt cache the provider reported
 
 from __future__ import annotations
 
-import pytest
-
 import contextkit  # first: it keeps litellm offline
-import litellm
-from contextkit import Budget, Policy, Session
-from contextkit import cost
+from contextkit import Budget, Policy, Session, cost
 
+import litellm
+import pytest
 from helpers import conversation
 from openai_server import Reply
 

@@ -19,12 +19,13 @@ import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
-
 import contextkit
-from contextkit._demo import agent, cli as demo_cli, scripted_model, workspace
+from contextkit._demo import agent, scripted_model, workspace
+from contextkit._demo import cli as demo_cli
 from contextkit._demo.tools import Toolbox
 from contextkit.tracing.store import TraceStore
+
+import pytest
 
 
 def _contextkit() -> list[str]:

@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
-
 import contextkit  # noqa: F401  (offline defaults)
 from contextkit.tracing.store import TraceStore
+
+import pytest
 
 
 def _contextkit() -> list[str]:

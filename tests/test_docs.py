@@ -11,9 +11,9 @@ import sys
 import time
 import zipfile
 
-from helpers import REPO, conversation
-
 from contextkit import Session, tracing
+
+from helpers import REPO, conversation
 
 PAGES = ("policies", "trace-store", "trajectory-format", "benchmarks", "settings")
 

@@ -6,15 +6,14 @@ from __future__ import annotations
 import copy
 import json
 
-import duckdb
-import pytest
-import tiktoken
-
 import contextkit
 from contextkit import PolicyConfigError
 from contextkit.cli import main
 from contextkit.evaluation import EvalResult, Trajectory, TrajectoryError, evaluate, load_trajectories
 
+import duckdb
+import pytest
+import tiktoken
 from helpers import conversation, trajectory_files
 
 ENC = tiktoken.get_encoding("o200k_base")

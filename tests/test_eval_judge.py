@@ -9,10 +9,9 @@ from __future__ import annotations
 import importlib.util
 import json
 
-import pytest
-
 from contextkit.evaluation import evaluate
 
+import pytest
 from helpers import JUDGE, trajectory_files
 
 # a few real trajectories of both sources and sizes (long enough that every policy prunes)

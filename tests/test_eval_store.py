@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from contextkit import tracing
-from contextkit import Session
+from contextkit import Session, tracing
 from contextkit.cli import main
 from contextkit.evaluation import TrajectoryError, evaluate, load_trajectories
 from contextkit.evaluation.store import trajectories_from_store
 
+import pytest
 from helpers import trajectory_files
 from tracing_agent import replay
 

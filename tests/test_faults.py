@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 import contextkit  # noqa: F401  (first: it keeps litellm offline)
 from contextkit import Policy, PolicyConfigError, Session, faults
 
+import pytest
 from helpers import trajectory_files
 from openai_server import Reply
 

@@ -7,12 +7,12 @@ import json
 import re
 import sys
 
-import litellm
-import pytest
-
 from contextkit import ContextOverflowError, Session, rules
 from contextkit.compaction import Compactor
 from contextkit.validity import anthropic_problem, openai_problem
+
+import litellm
+import pytest
 from helpers import REPO
 from openai_server import Reply
 

@@ -10,12 +10,11 @@ import json
 import uuid
 from datetime import datetime, timedelta, timezone
 
-import pytest
-
 import contextkit  # noqa: F401  (first: it keeps litellm offline)
 from contextkit import LoopDetected, LoopGuard, PolicyConfigError, Session
 from contextkit.faults import normalize
 
+import pytest
 from helpers import trajectory_files
 from openai_server import Reply
 

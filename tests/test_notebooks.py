@@ -3,16 +3,15 @@ policy file, and are committed with their outputs cleared."""
 
 from __future__ import annotations
 
-import nbformat
-import pytest
-from nbclient import NotebookClient
-
 import json
 
 import contextkit
 from contextkit import tracing
 
+import nbformat
+import pytest
 from helpers import REPO, trajectory_files
+from nbclient import NotebookClient
 from tracing_agent import replay
 
 NOTEBOOKS = REPO / "notebooks"

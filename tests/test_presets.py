@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from contextkit import PRESETS, Session
+
 from helpers import conversation
 
 

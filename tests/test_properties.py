@@ -11,12 +11,12 @@ from __future__ import annotations
 import copy
 import json
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from contextkit import Placeholder, Policy, Session, ToolRule
 from contextkit.messages import content_text
 from contextkit.validity import anthropic_problem, openai_problem
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 TOOLS = ["read_file", "bash", "grep", "search_api"]
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
@@ -53,7 +53,7 @@ def conversation(draw):
     msgs.append({"role": "user", "content": draw(content()) or "Do the task."})
     n_rounds = draw(st.integers(1, 14))
     call_no = 0
-    for r in range(n_rounds):
+    for _ in range(n_rounds):
         n_calls = draw(st.sampled_from([0, 1, 1, 1, 2, 3]))
         a: dict = {"role": "assistant", "content": draw(content(allow_none=n_calls > 0))}
         if a["content"] is None and n_calls == 0:

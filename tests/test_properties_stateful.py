@@ -8,13 +8,13 @@ from __future__ import annotations
 import copy
 import json
 
-from hypothesis import HealthCheck, event, settings
-from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-
 from contextkit import Placeholder, Policy, Session
 from contextkit.messages import content_text
 from contextkit.validity import anthropic_problem, openai_problem
+
+from hypothesis import HealthCheck, event, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 WORDS = ["alpha_beta", "pkg/mod.py", "123456", "fooBar", "ünïcødé", "plain", "text", "\n"]
 body = st.lists(st.sampled_from(WORDS), min_size=1, max_size=120).map(" ".join)

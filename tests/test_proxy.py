@@ -8,18 +8,18 @@ import json
 import re
 import time
 
-import httpx
-import openai
-import pytest
-
-from anthropic_convo import anthropic_conversation, anthropic_tools, request_at, tools_of
-from helpers import missing_external
-from proxy_upstream import MASTER_KEY, Reply, Upstream, start_proxies, stop_proxies, write_config
 from contextkit import anthropic
 from contextkit.proxy import conversation_key
 from contextkit.proxy.keys import chat_start
 from contextkit.tokens import TokenCounter
 from contextkit.validity import openai_problem
+
+import httpx
+import openai
+import pytest
+from anthropic_convo import anthropic_conversation, anthropic_tools, request_at, tools_of
+from helpers import missing_external
+from proxy_upstream import MASTER_KEY, Reply, Upstream, start_proxies, stop_proxies, write_config
 
 pytestmark = pytest.mark.slow
 

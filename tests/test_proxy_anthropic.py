@@ -6,11 +6,11 @@ from __future__ import annotations
 import copy
 import json
 
-import pytest
-
-from anthropic_convo import anthropic_conversation, request_at
 from contextkit import Policy, Session, anthropic
 from contextkit.errors import InvalidMessagesError
+
+import pytest
+from anthropic_convo import anthropic_conversation, request_at
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_round_trip_prunes_old_results_and_sends_the_rest_byte_identical(convo):
     assert len(sent) == len(request)
     changed = [i for i, (a, b) in enumerate(zip(sent, request)) if a is not b]
     assert changed, "12 turns of real tool output: something old must be pruned"
-    for i, (a, b) in enumerate(zip(sent, request)):
+    for a, b in zip(sent, request):
         if a is b:
             continue
         assert a["role"] == b["role"] == "user"

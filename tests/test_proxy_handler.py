@@ -7,12 +7,12 @@ import asyncio
 import copy
 import json
 
-import pytest
-
-from anthropic_convo import anthropic_conversation, anthropic_tools, request_at, tools_of
 from contextkit.errors import PolicyConfigError
 from contextkit.proxy import Gateway, conversation_key
 from contextkit.proxy.shapes import Chat
+
+import pytest
+from anthropic_convo import anthropic_conversation, anthropic_tools, request_at, tools_of
 
 
 class _Router:

@@ -9,12 +9,12 @@ import copy
 import json
 import random
 
-import pytest
-
 from contextkit import Placeholder, Policy, Session, rules
 from contextkit.cache import CacheModel, Payback, prices_for
 from contextkit.evaluation import evaluate
 from contextkit.placeholders import evidence_lines
+
+import pytest
 from helpers import TRAJECTORIES, trajectory_files
 
 # `default` without its cache guard: the mechanisms below, one at a time (the guard has its own tests)

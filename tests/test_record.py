@@ -6,14 +6,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-import litellm
-import pytest
-from contextkit.tracing.store import TraceStore
-from helpers import conversation
-from openai_server import Reply
-
 import contextkit  # first: it keeps litellm offline
 from contextkit import Policy, Session, tracing
+from contextkit.tracing.store import TraceStore
+
+import litellm
+import pytest
+from helpers import conversation
+from openai_server import Reply
 
 PRUNING = Policy(keep_last=1, protect_recent_turns=0)
 # differ by nature: when the call started and how long it took, and the report object itself

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from contextkit import secrets
 from contextkit.secrets import Secret, find_secrets, has_secret, mask
 
+import pytest
 from fake_secrets import KINDS, leaks
 
 

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import json
 
-import duckdb
-import pytest
-
 from contextkit import Session, tracing
 
+import duckdb
+import pytest
 from fake_secrets import KINDS, leaks
 from openai_server import Reply
 from otlp_receiver import OTLPReceiver

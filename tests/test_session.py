@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import copy
-
-import pytest
+import json
 
 import contextkit
 from contextkit import InvalidMessagesError, Policy, Session
 
+import pytest
 from helpers import conversation
 
 

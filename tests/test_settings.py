@@ -7,12 +7,12 @@ import ast
 import re
 from pathlib import Path
 
-import pytest
-from helpers import REPO
-
 from contextkit import settings
 from contextkit.proxy.settings import Settings as GatewaySettings
 from contextkit.tracing.config import TracingConfig, TracingConfigError
+
+import pytest
+from helpers import REPO
 
 SOURCES = ("contextkit", "tracing", "viewer")
 ENV_ACCESS = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from contextkit import Policy, Session
 from contextkit.signals import call_facts, is_error, ordered_terms, terms
+
+import pytest
 
 
 @pytest.mark.parametrize(

@@ -3,12 +3,12 @@ sent anywhere else."""
 
 from __future__ import annotations
 
-import pytest
-from otlp_receiver import OTLPReceiver
-
 import contextkit
 from contextkit import tracing
 from contextkit.testing import CapturedSpans, capture_spans
+
+import pytest
+from otlp_receiver import OTLPReceiver
 
 
 def test_the_docstrings_example_captures_the_runs_spans(tmp_path, monkeypatch):

@@ -7,13 +7,12 @@ from __future__ import annotations
 import ast
 import re
 
-import duckdb
-import pytest
-
 from contextkit.tracing import conventions as C
 from contextkit.tracing import migrations
 from contextkit.tracing.schema import TABLES, VIEWS
 
+import duckdb
+import pytest
 from helpers import REPO
 
 DOC = (REPO / "docs" / "trace-store.md").read_text()

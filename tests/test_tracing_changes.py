@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from contextkit import Policy, Session
 from contextkit.compaction import Compactor
 from contextkit.observer import Observer
 from contextkit.tracing import builders as B
 from contextkit.tracing.privacy import Masker
+
+import pytest
 
 IH = B.SEG_FIELDS.index("handle")
 

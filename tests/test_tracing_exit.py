@@ -10,9 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from contextkit.tracing.store import TraceStore
+
+import pytest
 
 HERE = Path(__file__).resolve().parent
 CALLS = 30

@@ -4,15 +4,14 @@ counts (setting: `CONTEXTKIT_LLM_SPANS` / `tracing.configure(llm_spans=...)`: au
 
 from __future__ import annotations
 
+from contextkit import Session, tracing
+from contextkit.testing import capture_spans
+from contextkit.tracing.store import TraceStore
+
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-from contextkit import tracing
-from contextkit import Session
-from contextkit.testing import capture_spans
-from contextkit.tracing.store import TraceStore
 
 LiteLLMInstrumentor = pytest.importorskip("openinference.instrumentation.litellm").LiteLLMInstrumentor
 

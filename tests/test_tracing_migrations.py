@@ -8,14 +8,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
-import pytest
-
 from contextkit import Session, tracing
 from contextkit.tracing import migrations
 from contextkit.tracing.schema import SCHEMA_VERSION, TABLES
 from contextkit.tracing.store import StoreSchemaError, TraceStore
 
+import duckdb
+import pytest
 from helpers import conversation
 from tracing_agent import replay
 

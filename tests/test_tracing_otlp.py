@@ -6,17 +6,15 @@ from __future__ import annotations
 import json
 import socket
 
-import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-from contextkit import tracing
-from contextkit import Policy, Session
+from contextkit import Policy, Session, tracing
 from contextkit.tracing.config import TracingConfigError, datadog_endpoint, otlp_from_env
 from contextkit.tracing.store import TraceStore
 
+import pytest
 from helpers import conversation
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from otlp_receiver import OTLPReceiver
 from tracing_agent import replay
 

@@ -18,11 +18,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from contextkit import Session, tracing
+
 import pytest
-
-from contextkit import tracing
-from contextkit import Session
-
 from helpers import conversation, missing_external, stop_process
 from tracing_agent import replay
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from contextkit.tracing.privacy import REDACTED, Masker, mask_secrets
+
+import pytest
 
 OPENAI_1 = "sk-proj-" + "Ab3dEf6hIj9kLm2nOp5qRs8t" * 2
 OPENAI_2 = "sk-" + "a1B2c3D4e5F6g7H8i9J0" * 2
@@ -114,10 +114,9 @@ def _marked_conversation() -> list[dict]:
 
 
 def _traced_with(monkeypatch, tmp_path, switch: str):
-    import duckdb
-
     from contextkit import Session, tracing
 
+    import duckdb
     from otlp_receiver import OTLPReceiver
     from tracing_agent import replay
 

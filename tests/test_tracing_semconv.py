@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import sys
 
+from contextkit import Policy, Session, StepRecord, tracing
+
 import litellm
 import pytest
 from helpers import REPO, conversation
@@ -21,8 +23,6 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as G
 from opentelemetry.semconv.attributes import error_attributes
 from otlp_receiver import OTLPReceiver
 from tracing_agent import replay
-
-from contextkit import Policy, Session, StepRecord, tracing
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from _chain import by_trajectories

@@ -6,12 +6,10 @@ import json
 import os
 import stat
 
-import pytest
-
-from contextkit import tracing
-from contextkit import Policy, Session
+from contextkit import Policy, Session, tracing
 from contextkit.tracing.store import SCHEMA_VERSION, TraceStore
 
+import pytest
 from helpers import conversation
 from tracing_agent import replay
 
@@ -244,6 +242,7 @@ def test_guard_events_and_tools_are_stored_masked_and_as_sent(store, openai_serv
     """A loop guard quotes tool arguments (masked like every other text), and a tools list the
     caller changes in place between calls is traced as it was sent each time."""
     import contextkit
+
     from openai_server import Reply
 
     key = "sk-proj-" + "Z9y8X7w6" * 6

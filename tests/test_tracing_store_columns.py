@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from contextkit import CircuitBreaker, Session, tracing
 from contextkit.compaction import Compactor
 from contextkit.tracing.store import TraceStore
 
+import pytest
 from openai_server import Reply
 
 

@@ -9,11 +9,10 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 from contextkit import Session, tracing
 from contextkit.tracing.store import TraceStore
 
+import pytest
 from helpers import conversation
 from tracing_agent import replay
 
@@ -33,7 +32,7 @@ def test_lone_surrogates_in_a_result_a_name_and_arguments_cost_nothing_else(stor
     msgs = conversation(n_tools=6)
     call = msgs[4]["tool_calls"][0]
     call["function"]["name"] = "read" + HALF_EMOJI
-    call["function"]["arguments"] = '{"path": "%s"}' % BAD_NAME
+    call["function"]["arguments"] = f'{{"path": "{BAD_NAME}"}}'
     msgs[5] = dict(msgs[5], name=call["function"]["name"], content=f"ls:\n{BAD_NAME}\nsmile {HALF_EMOJI}!")
     s = Session(name="odd-bytes")
     seen = replay(s, msgs)

@@ -7,10 +7,10 @@ from __future__ import annotations
 import copy
 import importlib.util
 
-import pytest
-
 from contextkit import PRESETS, Session
 from contextkit.validity import anthropic_problem, openai_problem
+
+import pytest
 from helpers import JUDGE
 
 

@@ -4,15 +4,14 @@ against a local OpenAI-compatible server). Every figure on the page is checked a
 
 from __future__ import annotations
 
-import pytest
-from streamlit.testing.v1 import AppTest
-
 from contextkit.tracing.store import TraceStore
 from contextkit.viewer import composition as comp
 from contextkit.viewer import ui
 from contextkit.viewer.safe import markdown_html
 
+import pytest
 from helpers import REPO
+from streamlit.testing.v1 import AppTest
 
 APP = str(REPO / "viewer" / "app.py")
 
@@ -324,8 +323,9 @@ def test_the_runs_page_counts_guard_events_stored_on_tools(tmp_path, viewer_stor
     """On a store whose tool_spans has guard_events (schema 7), a run's guard events include them."""
     import shutil
 
-    import duckdb
     from contextkit.viewer import data
+
+    import duckdb
 
     path = tmp_path / "v7.duckdb"
     shutil.copy(viewer_store.path, path)

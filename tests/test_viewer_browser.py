@@ -16,11 +16,10 @@ import sys
 import time
 import urllib.request
 
-import pytest
-
 from contextkit.tracing.store import TraceStore
 from contextkit.viewer.launch import free_port
 
+import pytest
 from helpers import REPO, missing_external, stop_process
 
 CHROMIUM = "/usr/bin/chromium"

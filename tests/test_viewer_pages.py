@@ -10,14 +10,13 @@ import subprocess
 import sys
 import time
 
-import duckdb
-import pytest
-
 from contextkit.evaluation import evaluate, trajectories_from_store
 from contextkit.tracing.store import TraceStore
 from contextkit.viewer import composition as comp
 from contextkit.viewer import ui
 
+import duckdb
+import pytest
 from helpers import REPO
 from test_viewer import assert_clean, open_app, texts
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from contextkit.viewer.launch import allowed_hosts, command
 from contextkit.viewer.safe import markdown_html, plain
+
+import pytest
 
 HOSTILE = ("![i](http://a.invalid/i.png) [l](https://a.invalid/l) <img src=x onerror=alert(1)> <https://a.invalid/auto> "
            "www.a.invalid me@a.invalid :material/home: :red[x] $x^2$ <iframe src=//a.invalid></iframe>\n\n[r]: http://a.invalid/r\n![r]")

@@ -21,10 +21,9 @@ import sys
 import urllib.parse
 import urllib.request
 
-import pytest
-
 from contextkit.viewer.launch import free_port
 
+import pytest
 from helpers import REPO, stop_process
 from hostile_runs import ATTACKER, SURFACES
 from test_viewer_browser import ARGS, _chromium, _idle, _wait_healthy

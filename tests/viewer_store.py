@@ -122,13 +122,13 @@ def reasoning_agent(server) -> str:
     """A small agent on a reasoning model that really reads repository files through its tool: it
     trips the loop guard, one of its calls fails with a rate limit, it restores a pruned result, and
     the reasoning of its older turns is cleared (rule reasoning_cleared)."""
-    import litellm
-    from contextkit import Budget, LoopGuard, Session
-    from openai_server import Reply
-
     import dataclasses
 
+    from contextkit import Budget, LoopGuard, Session
     from contextkit.config import resolve_policy
+
+    import litellm
+    from openai_server import Reply
 
     model = "deepseek/deepseek-reasoner"
     policy = dataclasses.replace(resolve_policy("default"), keep_thinking_turns=2)  # older turns' reasoning cleared
@@ -190,8 +190,9 @@ def reasoning_agent(server) -> str:
 def broken_run(server, traj: dict) -> str:
     """The task of the `default` run under another policy, broken at once: its one call failed
     (a counterpart the Compare page must not pick while a finished run of the task is there)."""
-    import litellm
     from contextkit import Session
+
+    import litellm
     from openai_server import Reply
 
     model = traj.get("model") or "deepseek/deepseek-chat"
@@ -227,6 +228,7 @@ def build(path: str | os.PathLike, trajectories_dir: Path = TRAJECTORIES) -> dic
     """Write the runs into a store at `path`; returns {role: run_id}. The open run stays open only if
     the process then leaves without running its exit hooks (see main)."""
     from contextkit import tracing
+
     from openai_server import OpenAIServer
 
     tracing.configure(db_path=str(path))

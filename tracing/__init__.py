@@ -12,8 +12,9 @@ with the environment (`CONTEXTKIT_TRACE_DB`, `CONTEXTKIT_TRACING=off`, `OTEL_EXP
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from .config import OTLPSettings, TracingConfig, TracingConfigError
 from .provider import Tracing, configure, current, litellm_instrumented, shutdown

@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import json
 import operator
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any, Callable
-
-from collections import Counter
+from typing import Any
 
 from contextkit.ledger import Segment
 from contextkit.records import PrepareReport, StepRecord, ToolRecord
 
 from . import conventions as C
-from . import genai
+from . import genai, summary
 from . import span_size as Z
-from . import summary
 from .privacy import REDACTED, Masker
 
 # What the agent thread captures of each segment: the replacement message it is sent as (None: as

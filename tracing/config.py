@@ -77,7 +77,7 @@ class TracingConfig:
     snapshot_every: int = 10
 
     @classmethod
-    def from_env(cls, **overrides: Any) -> "TracingConfig":
+    def from_env(cls, **overrides: Any) -> TracingConfig:
         cfg = cls()
         cfg.db_path = default_db_path()
         cfg.service_name = S.SERVICE_NAME.get() or S.DD_ML_APP.get() or "contextkit"

@@ -17,7 +17,9 @@ from openinference.semconv.trace import (
     ToolCallAttributes,
 )
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as G
-from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE  # the class name of a failed call's error
+from opentelemetry.semconv.attributes.error_attributes import (
+    ERROR_TYPE as ERROR_TYPE,  # re-exported: the class name of a failed call's error
+)
 
 SA = SpanAttributes
 

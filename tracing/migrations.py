@@ -10,7 +10,8 @@ build exactly what schema.py declares, from an empty file and from a schema 1 st
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from contextkit.errors import ContextkitError
 

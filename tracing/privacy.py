@@ -27,9 +27,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from openinference.instrumentation import TraceConfig
-
 from contextkit import secrets as _secrets
+
+from openinference.instrumentation import TraceConfig
 
 REDACTED = "__REDACTED__"  # OpenInference's REDACTED_VALUE
 _CHUNK = 6  # a remembered secret is looked for by its aligned 6-character pieces

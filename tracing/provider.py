@@ -24,7 +24,8 @@ import sys
 import threading
 import time
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -124,7 +125,7 @@ class Tracing:
         self._store_processor: _StoreProcessor | None = None
         self.store_exporter = None
         self._closed = False
-        self.runs: "weakref.WeakSet" = weakref.WeakSet()  # live run observers, ended at exit
+        self.runs: weakref.WeakSet = weakref.WeakSet()  # live run observers, ended at exit
         if cfg.tracer_provider is not None:
             provider = cfg.tracer_provider
             if not hasattr(provider, "add_span_processor"):

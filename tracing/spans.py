@@ -15,12 +15,12 @@ import time
 import weakref
 from typing import Any
 
+from contextkit.observer import Observer
+from contextkit.records import PrepareReport, StepRecord, ToolRecord
+
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
-
-from contextkit.observer import Observer
-from contextkit.records import PrepareReport, StepRecord, ToolRecord
 
 from . import builders as B
 from . import conventions as C

@@ -7,7 +7,8 @@ compaction did. Built from the segments that changed and running counts, never t
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from contextkit.records import PrepareReport
 

@@ -7,9 +7,9 @@ default (CONTEXTKIT_TRACE_DB or ./.contextkit/traces.duckdb).
 
 from __future__ import annotations
 
-import streamlit as st
-
 from contextkit.viewer import data, ui
+
+import streamlit as st
 
 # An emoji icon: Streamlit draws it as an inline SVG. A `:material/...:` page icon is fetched from
 # an outside host on every page load (the viewer fetches nothing from outside).

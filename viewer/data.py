@@ -14,10 +14,10 @@ import json
 import os
 from dataclasses import dataclass
 
+from contextkit import settings
+
 import pandas as pd
 import streamlit as st
-
-from contextkit import settings
 
 from . import composition as comp
 

@@ -9,11 +9,11 @@ without it, 127.0.0.1 and localhost.
 
 from __future__ import annotations
 
+from contextkit import settings
+
 import streamlit as st
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
-
-from contextkit import settings
 
 DEFAULT_HOSTS = ("127.0.0.1", "localhost")
 

@@ -10,8 +10,9 @@ The agent keeps its own full message list; the session decides what is actually 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ..messages import message_dict
 

@@ -95,7 +95,7 @@ class _Attempt:
     error: str | None = None
     tests: Any = None  # workspace.TestRun, after the run
     seconds: float = 0.0  # the agent loop (what litellm imports lazily on its first call included)
-    baseline: "_Attempt | None" = None  # the same agent with no pruning (--compare)
+    baseline: _Attempt | None = None  # the same agent with no pruning (--compare)
 
     @property
     def ok(self) -> bool:

@@ -94,7 +94,7 @@ class Totals:
         self.fallbacks += bool(row.note)
         self.seconds += seconds
 
-    def add(self, other: "Totals") -> None:
+    def add(self, other: Totals) -> None:
         self.trajectories += other.trajectories
         for k in _SUMMED:
             setattr(self, k, getattr(self, k) + getattr(other, k))

@@ -17,6 +17,7 @@ from pathlib import Path
 from .store import trajectories_from_store
 from .trajectory import Trajectory, TrajectoryError
 
+
 def load_json(path: Path) -> list[Trajectory]:
     """One trajectory per .json file; a file holding a JSON list holds several."""
     try:

@@ -27,7 +27,7 @@ class Trajectory:
     path: str | None = None  # where it was read from
 
     @classmethod
-    def from_dict(cls, data: Any, where: str) -> "Trajectory":
+    def from_dict(cls, data: Any, where: str) -> Trajectory:
         """Check the shared format's shape (the engine checks each message when it replays)."""
         if not isinstance(data, dict):
             raise TrajectoryError(f"{where}: expected a JSON object with 'messages', got {type(data).__name__}")

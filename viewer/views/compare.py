@@ -3,12 +3,12 @@ cost and what filled the context window."""
 
 from __future__ import annotations
 
-import pandas as pd
-import streamlit as st
-
 from contextkit.viewer import charts, data, ui
 from contextkit.viewer import composition as comp
 from contextkit.viewer.safe import plain
+
+import pandas as pd
+import streamlit as st
 
 
 def partner(df: pd.DataFrame, run: pd.Series) -> str | None:

@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import cast
 
-import pandas as pd
-import streamlit as st
-
 from contextkit.viewer import charts, data, guards, messages, ui
 from contextkit.viewer import composition as comp
 from contextkit.viewer.safe import plain
+
+import pandas as pd
+import streamlit as st
 
 PAGE_SIZE = 12
 FILTERS = ["All", "Changed", "Pruned", "Tool results"]

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import cast
 
-import pandas as pd
-import streamlit as st
-
 from contextkit.viewer import data, ui
 from contextkit.viewer.safe import plain
+
+import pandas as pd
+import streamlit as st
 
 SORTS = {
     "Newest": "started_at", "Cost": "cost_usd", "Saved ($)": "saved_usd", "Saved (%)": "saved_pct",

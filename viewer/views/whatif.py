@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 
-import pandas as pd
-import streamlit as st
-
 from contextkit.viewer import charts, data, ui
 from contextkit.viewer.safe import plain
+
+import pandas as pd
+import streamlit as st
 
 FIRST_CHOICES = ("default", "observation-masking", "anthropic-clear-tool-uses", "opencode")
 
