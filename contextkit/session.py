@@ -9,6 +9,7 @@ import copy
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from . import calls, rules, validity
@@ -369,7 +370,7 @@ class Session:
         tool_call_id=call.id, arguments=args) as t: t.result = grep(**args)`."""
         return ToolScope(self, name, tool_call_id, arguments)
 
-    def run_tool(self, tool_call: Any, fn: Any) -> dict:
+    def run_tool(self, tool_call: Any, fn: Callable[..., Any]) -> dict:
         """Run `fn(**arguments)` for a model's tool call; returns the tool message to append.
         `restore_context` calls are answered by the session."""
         return run_tool(self, tool_call, fn)

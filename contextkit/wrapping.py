@@ -11,7 +11,7 @@ from . import calls
 from .session import Session
 
 
-def wrap(fn: Callable[..., Any], session: Any = None, **session_kwargs: Any) -> Callable[..., Any]:
+def wrap(fn: Callable[..., Any], session: Session | None = None, **session_kwargs: Any) -> Callable[..., Any]:
     """Wrap a litellm-compatible completion callable (`litellm.completion`, `litellm.acompletion`,
     `router.completion`, ...) so every call goes through a session. The wrapper takes the same
     arguments and returns what `fn` returns; `wrapper.session` is the session.

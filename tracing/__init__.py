@@ -14,11 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .config import OTLPSettings, TracingConfig, TracingConfigError
 from .provider import Tracing, configure, current, litellm_instrumented, shutdown
 from .store import StoreBusyError, StoreSchemaError, TraceStore
+
+if TYPE_CHECKING:
+    from contextkit.session import Session
+
+    from .spans import RunObserver
 
 __all__ = [
     "session_observer",
@@ -38,7 +43,7 @@ __all__ = [
 ]
 
 
-def session_observer(session: Any):
+def session_observer(session: Session) -> RunObserver | None:
     """The observer that traces `session` (called by contextkit when a Session is created)."""
     from .spans import RunObserver
 
@@ -49,7 +54,7 @@ def session_observer(session: Any):
 
 
 @contextmanager
-def run_context(session: Any) -> Iterator[None]:
+def run_context(session: Session) -> Iterator[None]:
     """Make `session`'s run (its AGENT span) the current OpenTelemetry context inside the block, so
     spans other code opens there (your own, or openinference-instrumentation-litellm's LLM spans)
     join the run's trace: `with tracing.run_context(session): agent_loop()`."""
