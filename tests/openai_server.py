@@ -196,6 +196,9 @@ class OpenAIServer:
 def _handler_for(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out as two writes; with Nagle's algorithm on, the second waits for the
+        # client's delayed ACK (~40 ms a request), which every "plain litellm" baseline then carried.
+        disable_nagle_algorithm = True
 
         def log_message(self, *args: Any) -> None:  # keep test output clean
             pass

@@ -91,6 +91,7 @@ class Upstream:
 def _handler_for(up: Upstream) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body are two writes: no delayed-ACK stall between them
 
         def log_message(self, *args: Any) -> None:
             pass
