@@ -9,10 +9,13 @@ CI installs chromium (.ci/run). Without /usr/bin/chromium the test is skipped, e
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.request
 
@@ -58,18 +61,58 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 30) -> None
     pytest.fail(f"the viewer was not healthy at {url} within {timeout:.0f} s")
 
 
-@pytest.fixture
-def viewer_url(viewer_store, tmp_path):
+@contextlib.contextmanager
+def _serve(store_path, home):
+    """`contextkit view STORE --port P` as a user starts it; yields its URL."""
     port = free_port()
-    env = dict(os.environ, HOME=str(tmp_path))  # no ~/.streamlit of the machine's user
-    proc = subprocess.Popen([sys.executable, "-m", "contextkit", "view", str(viewer_store.path), "--port", str(port)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    env = dict(os.environ, HOME=str(home))  # no ~/.streamlit of the machine's user
+    proc = subprocess.Popen([sys.executable, "-m", "contextkit", "view", str(store_path), "--port", str(port)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=home)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc)
         yield url
     finally:
         stop_process(proc)
+
+
+@pytest.fixture
+def viewer_url(viewer_store, tmp_path):
+    with _serve(viewer_store.path, tmp_path) as url:
+        yield url
+
+
+# A run with a span the store refuses (a step no INTEGER column takes), traced into a copy of the
+# viewer's store by a child process: the Runs table then shows every column, Unwritten included.
+GAP_RUN = textwrap.dedent("""
+    import sys
+    from contextkit import Session, tracing
+    from helpers import conversation
+    from tracing_agent import replay
+    tracing.configure(db_path=sys.argv[1])
+    s = Session(name="with-a-gap")
+    replay(s, conversation(n_tools=2))
+    with tracing.current().provider.get_tracer("user-code").start_as_current_span(
+            "user span", attributes={"session.id": s.id, "contextkit.step": 2**40}):
+        pass
+    s.close()
+    tracing.flush(10)
+    assert tracing.flush(5)
+    tracing.shutdown(5)
+""")
+
+
+@pytest.fixture
+def every_column_url(viewer_store, tmp_path):
+    path = tmp_path / "traces.duckdb"
+    for f in viewer_store.path.parent.glob(viewer_store.path.name + "*"):  # the file and any write-ahead log
+        shutil.copy(f, tmp_path / f.name)
+    done = subprocess.run([sys.executable, "-c", GAP_RUN, str(path)], cwd=REPO / "tests", capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert TraceStore(path).unwritten() == 1
+    with _serve(path, tmp_path) as url:
+        yield url
 
 
 def _idle(page, timeout: float = 30_000) -> None:
@@ -149,3 +192,35 @@ def test_pick_a_run_scrub_and_see_the_context_window_and_a_pruned_placeholder(vi
         finally:
             browser.close()
     assert shot.stat().st_size > 50_000
+
+
+def test_every_column_of_the_runs_table_fits_a_1440_pixel_window(every_column_url, tmp_path):
+    """The table is a canvas grid (glide-data-grid): its columns stand side by side in a div as wide
+    as all of them together (.dvn-stack) inside the scrolling one (.dvn-scroller). The last column
+    is clipped exactly when the first is wider than what the second shows."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=_chromium(), args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900}, device_scale_factor=1)
+            page.goto(every_column_url)
+            page.get_by_text("1 span could not be written", exact=False).wait_for(timeout=30_000)
+            _idle(page)
+            page.locator("[data-testid='stDataFrame'] .dvn-stack").wait_for(state="attached", timeout=30_000)
+            page.wait_for_timeout(500)  # the grid sizes its columns after it is attached
+            grid = page.evaluate("""() => {
+                const table = document.querySelector("[data-testid='stDataFrame']");
+                const scroller = table.querySelector(".dvn-scroller"), stack = table.querySelector(".dvn-stack");
+                return {window: window.innerWidth, page: document.documentElement.scrollWidth,
+                        left: scroller.getBoundingClientRect().left, shown: scroller.clientWidth,
+                        columns: stack.getBoundingClientRect().width, scrolls: scroller.scrollWidth,
+                        headers: [...table.querySelectorAll("th[role='columnheader']")].map(th => th.textContent)};
+            }""")
+            page.screenshot(path=str(tmp_path / "runs-1440.png"))
+        finally:
+            browser.close()
+    assert grid["headers"][-2:] == ["Unwritten", "Tags"], grid["headers"]  # every column is there
+    assert grid["page"] <= grid["window"], grid  # the page does not scroll sideways
+    assert grid["columns"] <= grid["shown"] and grid["scrolls"] <= grid["shown"], grid  # nor does the table
+    assert grid["left"] + grid["columns"] <= grid["window"], grid  # the last column ends inside the window

@@ -17,30 +17,42 @@ SORTS = {
 }
 STATUS_LABELS = {"ok": "ok", "error": "error", "open": "running"}
 SAVED_HELP = ui.SAVED_HELP
-# Widths in pixels: every column fits a 1440-pixel window (the table never scrolls sideways there).
+# Widths in pixels, each the header or the usual value plus the grid's 8-pixel cell padding. In a
+# 1440-pixel window the grid shows 1374 pixels (the wide layout's 32-pixel margins and the border),
+# 32 of them the row checkboxes: every column, Unwritten included, fits in TABLE_WIDTH, and Tags
+# takes what the others leave (tests/test_viewer_browser.py measures it in Chromium).
+TABLE_WIDTH = 1334
 COLUMNS = {
     "status": st.column_config.MultiselectColumn("Status", options=["ok", "error", "running"], color=["green", "red", "orange"],
-                                                 width=78),
-    "name": st.column_config.TextColumn("Run", width=170, pinned=True),
-    "policy": st.column_config.TextColumn("Policy", width=118),
+                                                 width=76),
+    "name": st.column_config.TextColumn("Run", width=140, pinned=True),
+    "policy": st.column_config.TextColumn("Policy", width=100),
     "model": st.column_config.TextColumn("Model", width=150),
-    "started_at": st.column_config.DatetimeColumn("Started", format="MMM D, HH:mm", width=92),
-    "duration_s": st.column_config.NumberColumn("Duration", format="%.1f s", width=66),
-    "steps": st.column_config.NumberColumn("Steps", width=52),
-    "context": st.column_config.AreaChartColumn("Context", y_min=0, width=72, help="tokens sent, step by step"),
-    "input_tokens": st.column_config.NumberColumn("In tok", format="compact", width=60, help="input tokens (provider usage)"),
-    "cost_usd": st.column_config.NumberColumn("Cost", format="$%.4f", width=70),
-    "saved_usd": st.column_config.NumberColumn("Saved", format="$%.4f", width=70, help=SAVED_HELP),
-    "saved_pct": st.column_config.ProgressColumn("Saved %", format="%.0f%%", min_value=0.0, max_value=100.0, width=70,
+    "started_at": st.column_config.DatetimeColumn("Started", format="MMM D, HH:mm", width=94),
+    "duration_s": st.column_config.NumberColumn("Duration", format="%.1f s", width=68),
+    "steps": st.column_config.NumberColumn("Steps", width=50),
+    "context": st.column_config.AreaChartColumn("Context", y_min=0, width=64, help="tokens sent, step by step"),
+    "input_tokens": st.column_config.NumberColumn("In tok", format="compact", width=56, help="input tokens (provider usage)"),
+    "cost_usd": st.column_config.NumberColumn("Cost", format="$%.4f", width=66),
+    "saved_usd": st.column_config.NumberColumn("Saved", format="$%.4f", width=66, help=SAVED_HELP),
+    "saved_pct": st.column_config.ProgressColumn("Saved %", format="%.0f%%", min_value=0.0, max_value=100.0, width=66,
                                                  help="saved, as a share of what the calls would have cost unpruned"),
-    "tokens_saved": st.column_config.NumberColumn("Pruned", format="compact", width=62,
+    "tokens_saved": st.column_config.NumberColumn("Pruned", format="compact", width=60,
                                                   help="tokens pruning kept out of the requests (contextkit's count)"),
     "guard_events": st.column_config.NumberColumn("Guards", width=58, help="budget, loop, breaker and quarantine events"),
-    "errors": st.column_config.NumberColumn("Errors", width=54, help="model calls that failed"),
-    "unwritten": st.column_config.NumberColumn("Unwritten", width=74, help="spans of this run the store could not write "
+    "errors": st.column_config.NumberColumn("Errors", width=52, help="model calls that failed"),
+    "unwritten": st.column_config.NumberColumn("Unwritten", width=76, help="spans of this run the store could not write "
                                                "(the store's write_errors table says why)"),
-    "tags": st.column_config.TextColumn("Tags", width=96),
+    "tags": st.column_config.TextColumn("Tags"),  # as wide as the others leave room for (_columns)
 }
+
+
+def _columns(unwritten: bool) -> tuple[list[str], dict]:
+    """The columns shown (Unwritten only when some run misses spans) and their config, Tags as
+    wide as the others leave room for."""
+    order = [c for c in COLUMNS if c != "unwritten" or unwritten]
+    rest = TABLE_WIDTH - sum(cast(int, COLUMNS[c]["width"]) for c in order if c != "tags")
+    return order, {**COLUMNS, "tags": st.column_config.TextColumn("Tags", width=rest)}
 
 
 def _filtered(df: pd.DataFrame) -> pd.DataFrame:
@@ -107,9 +119,10 @@ def runs_page() -> None:
         _totals(df)
         shown = _filtered(df)
         table = shown.assign(status=shown["status"].map(lambda s: [STATUS_LABELS.get(s, s)]), saved_pct=shown["saved_pct"] * 100)
+        order, config = _columns(bool(df["unwritten"].any()))
         picked = st.dataframe(
             table, key="runs_table", placeholder=ui.MISSING, hide_index=True, on_select="rerun", selection_mode="single-row",
-            column_order=[c for c in COLUMNS if c != "unwritten" or df["unwritten"].any()], column_config=COLUMNS,
+            column_order=order, column_config=config,
             height=min(560, 38 + 35 * max(len(table), 3)),
         )
         rows = picked.selection.rows if picked is not None else []
