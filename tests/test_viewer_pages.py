@@ -57,6 +57,16 @@ def test_compare_aligns_one_task_under_two_policies_by_step(monkeypatch, viewer_
     assert_clean(at)
 
 
+def test_pages_open_on_the_newest_run_that_is_not_a_stored_baseline():
+    import pandas as pd
+
+    # contextkit demo stores its unpruned comparison run after the pruned one: newest first, it comes first
+    df = pd.DataFrame({"run_id": ["base", "demo", "old"], "comparison_of": ["demo", None, None]})
+    assert ui.first_run(df) == 1
+    assert ui.first_run(df.iloc[1:]) == 0
+    assert ui.first_run(pd.DataFrame({"run_id": ["only"], "comparison_of": ["x"]})) == 0  # nothing else to open on
+
+
 # ---------------------------------------------------------------------- what-if
 
 

@@ -158,13 +158,22 @@ def run_labels(df: pd.DataFrame) -> pd.Series:
     return df["name"].astype(str) + policy + " · " + when + " · " + df["run_id"].str[:8] + running
 
 
+def first_run(df: pd.DataFrame) -> int:
+    """The row a page opens on when nothing is picked yet: the newest run that is not a stored
+    baseline (`contextkit demo` stores its unpruned comparison run after the pruned one)."""
+    if "comparison_of" not in df:
+        return 0
+    own = [i for i, c in enumerate(df["comparison_of"]) if not isinstance(c, str) or not c]
+    return own[0] if own else 0
+
+
 def pick_run(df: pd.DataFrame, key: str, label: str = "Run", default: str | None = None,
              remember: bool = True) -> pd.Series:
     """A run selectbox; defaults to the last run picked on any page (or `default`)."""
     ids = list(df["run_id"])
     labels = dict(zip(ids, run_labels(df)))
     want = default or st.session_state.get(SELECTED) or st.query_params.get("run")
-    index = ids.index(want) if want in ids else 0
+    index = ids.index(want) if want in ids else first_run(df)
     run_id = st.selectbox(label, ids, index=index, key=key, format_func=labels.__getitem__)
     if remember:
         st.session_state[SELECTED] = run_id

@@ -132,7 +132,7 @@ def runs_page() -> None:
         if shown.empty:
             return
         sel = st.session_state.get(ui.SELECTED) or st.query_params.get("run")
-        run = shown[shown["run_id"] == sel].iloc[0] if sel in set(shown["run_id"]) else shown.iloc[0]
+        run = shown[shown["run_id"] == sel].iloc[0] if sel in set(shown["run_id"]) else shown.iloc[ui.first_run(shown)]
         bar = st.container(horizontal=True, vertical_alignment="center")
         b1 = b2 = b3 = label = bar
         if b1.button("Replay", icon=":material/slow_motion_video:", type="primary", key="open_replay"):
