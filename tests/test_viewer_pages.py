@@ -53,6 +53,8 @@ def test_compare_aligns_one_task_under_two_policies_by_step(monkeypatch, viewer_
         assert f"{sent:,} tokens sent · {parts.get(comp.PRUNED_AWAY, 0):,} pruned away" in page
     specs = [c.proto.spec for c in at.get("vega_lite_chart")]
     assert len(specs) == 3 + 4  # three tabs of step-aligned lines, then a bar and an area per run
+    legends = [leg for spec in specs for leg in _legends(json.loads(spec))]
+    assert legends and all(leg.get("columns", 1) <= 3 for leg in legends)  # half the page wide: 6 columns clipped
     at.selectbox(key="compare_b").select(viewer_store.ids["masking"]).run()
     assert_clean(at)
 
@@ -196,3 +198,15 @@ def test_a_store_that_cannot_be_shown_is_a_message_on_every_page(monkeypatch, tm
         at = open_app(monkeypatch, path, page)
         shown = [i.value for i in at.info]
         assert any(expect in s for s in shown), (page, shown)
+
+
+def _legends(node):
+    """Every legend definition in a Vega-Lite spec."""
+    if isinstance(node, dict):
+        if isinstance(node.get("legend"), dict):
+            yield node["legend"]
+        for v in node.values():
+            yield from _legends(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _legends(v)

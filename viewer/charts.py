@@ -83,7 +83,7 @@ def legend(parts: Mapping[str, int]) -> str:
 
 
 def composition_area(df: pd.DataFrame, steps: pd.DataFrame, current: int | None, limit: int | None = None,
-                     height: int = 280, y_max: int | None = None) -> alt.LayerChart:
+                     height: int = 280, y_max: int | None = None, legend_columns: int = 6) -> alt.LayerChart:
     """What was sent at every step by category (a bar per step for short runs, stacked areas for
     long ones); dashed: what the agent would have sent without contextkit."""
     sent = df[df["category"] != comp.PRUNED_AWAY]
@@ -97,7 +97,7 @@ def composition_area(df: pd.DataFrame, steps: pd.DataFrame, current: int | None,
     base = alt.Chart(sent).mark_bar(opacity=0.92) if few else alt.Chart(sent).mark_area(opacity=0.9)
     area = base.encode(
         x=x, y=y,
-        color=alt.Color("category:N", scale=_scale(cats), sort=cats, legend=alt.Legend(orient="bottom", title=None, columns=6)),
+        color=alt.Color("category:N", scale=_scale(cats), sort=cats, legend=alt.Legend(orient="bottom", title=None, columns=legend_columns)),
         order=alt.Order("rank:Q"),
         tooltip=["step:Q", "category:N", alt.Tooltip("sum(tokens):Q", format=",", title="tokens")],
     ).transform_calculate(rank=_rank_expr(cats))

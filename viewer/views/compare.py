@@ -119,7 +119,9 @@ def compare_page() -> None:
                 st.altair_chart(charts.composition_bar(parts, limit, domain_max=top), width="stretch")
                 st.html(charts.legend(parts))
                 cdf = data.composition(state.path, run["run_id"], version)
-                st.altair_chart(charts.composition_area(cdf, steps, step, limit, height=300, y_max=top), width="stretch")
+                area = charts.composition_area(cdf, steps, step, limit, height=300, y_max=top,
+                                               legend_columns=3)  # half the page wide: 6 legend columns clip
+                st.altair_chart(area, width="stretch")
 
 
 ui.header("Compare")
