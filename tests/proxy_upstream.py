@@ -16,43 +16,27 @@ of the route asked: for /v1/messages, reasoning becomes a signed `thinking` bloc
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
-from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from openai_server import Reply, Request, _completion, _stream_chunks
+from openai_server import OpenAIServer, Reply, Request, _completion, _stream_chunks
 
 __all__ = ["MASTER_KEY", "Proxy", "Reply", "Request", "Upstream", "anthropic_message", "launch", "start_proxies", "wait_healthy"]
 
 MASTER_KEY = "sk-contextkit-test-master"  # litellm 1.106.2 refuses to start without LITELLM_MASTER_KEY
 
-Responder = Callable[[Request], Reply]
-
-
-class Upstream:
-    """A ThreadingHTTPServer answering both routes from a script (then `default`)."""
-
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, default: Reply | Responder | None = None):
-        self.requests: list[Request] = []
-        self.default: Reply | Responder = default if default is not None else Reply.text("ok")
-        self._queue: deque = deque()
-        self._lock = threading.Lock()
-        self._ids = itertools.count(1)
-        self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._httpd.daemon_threads = True
+class Upstream(OpenAIServer):
+    """The scripted test server of tests/openai_server.py, answering both routes."""
 
     @property
     def anthropic_base(self) -> str:
@@ -61,31 +45,10 @@ class Upstream:
 
     @property
     def openai_base(self) -> str:
-        return self.anthropic_base + "/v1"
+        return self.base_url
 
-    def start(self) -> Upstream:
-        threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="fake-upstream", daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def script(self, *replies: Reply | Responder) -> Upstream:
-        with self._lock:
-            self._queue.extend(replies)
-        return self
-
-    def reset(self) -> None:
-        with self._lock:
-            self._queue.clear()
-            self.requests.clear()
-
-    def _next_reply(self, request: Request) -> Reply:
-        with self._lock:
-            self.requests.append(request)
-            item = self._queue.popleft() if self._queue else self.default
-        return item(request) if callable(item) else item
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
 
 def _handler_for(up: Upstream) -> type[BaseHTTPRequestHandler]:
