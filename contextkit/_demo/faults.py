@@ -211,11 +211,4 @@ INDEX = {name: i for i, (name, _) in enumerate(PLAY)}
 
 def next_turn(messages: list[Any], offered: set[str]) -> tuple[int, Turn]:
     """The model's next message: (move index, turn), as script.next_turn for this play."""
-    seen = Seen(messages)
-    if seen.finished and seen.last_move >= 0:
-        return len(MOVES), Turn("Done; see my summary above.")
-    for i in range(seen.last_move + 1, len(MOVES)):
-        turn = MOVES[i](seen)
-        if turn is not None and all(name in offered or name == RESTORE_TOOL_NAME for name, _ in turn.calls):
-            return i, turn
-    return len(MOVES), Turn("I have nothing more to do here.")
+    return script.play(MOVES, messages, offered, "Done; see my summary above.", always=frozenset({RESTORE_TOOL_NAME}))

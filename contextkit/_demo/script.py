@@ -98,14 +98,21 @@ Move = Callable[[Seen], "Turn | None"]
 
 def next_turn(messages: list[Any], offered: set[str]) -> tuple[int, Turn]:
     """The model's next message: (move index, turn)."""
+    return play(MOVES, messages, offered, "The fix is in place and the whole suite passes; see my summary above.")
+
+
+def play(moves: list[Move], messages: list[Any], offered: set[str], done: str,
+         always: frozenset[str] = frozenset()) -> tuple[int, Turn]:
+    """The first move after the last one made that applies and calls only tools on offer (or in
+    `always`); `done` once the play has finished."""
     seen = Seen(messages)
     if seen.finished and seen.last_move >= 0:
-        return len(MOVES), Turn("The fix is in place and the whole suite passes; see my summary above.")
-    for i in range(seen.last_move + 1, len(MOVES)):
-        turn = MOVES[i](seen)
-        if turn is not None and all(name in offered for name, _ in turn.calls):
+        return len(moves), Turn(done)
+    for i in range(seen.last_move + 1, len(moves)):
+        turn = moves[i](seen)
+        if turn is not None and all(name in offered or name in always for name, _ in turn.calls):
             return i, turn
-    return len(MOVES), Turn("I have nothing more to do here.")
+    return len(moves), Turn("I have nothing more to do here.")
 
 
 # ---------------------------------------------------------------------- reading results
